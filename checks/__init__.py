@@ -1,0 +1,3 @@
+from redis_audit.check import CheckPack
+
+PACK = CheckPack("builtin")

@@ -1,0 +1,128 @@
+"""The read-only guard: every connection the engine opens refuses commands outside an allowlist.
+
+The guard sits in the connection's command packer, so it sees every command that
+would reach the wire, including those redis-py sends on connect and in pipelines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from redis.exceptions import RedisError
+
+# Commands that take a subcommand: the allowlist names them as "command|subcommand".
+CONTAINER_COMMANDS = frozenset(
+    {
+        "acl", "client", "cluster", "command", "config", "function", "latency",
+        "memory", "module", "object", "script", "sentinel", "slowlog", "xinfo",
+    }
+)
+
+
+@dataclass(frozen=True)
+class AllowedCommand:
+    name: str  # "info" or "config|get"
+    since: tuple[int, int] = (6, 0)  # first server version that knows it
+    for_acl: bool = True  # False for commands every user may run anyway (AUTH, HELLO)
+
+
+def _cmds(names: str, since: tuple[int, int] = (6, 0), for_acl: bool = True) -> list[AllowedCommand]:
+    return [AllowedCommand(n, since, for_acl) for n in names.split()]
+
+
+# What the collectors of a read-only audit send to a data node.
+DATA_NODE_READ_COMMANDS: tuple[AllowedCommand, ...] = (
+    *_cmds("auth hello", for_acl=False),
+    *_cmds("ping info role dbsize time client|setname client|list client|info"),
+    *_cmds("client|setinfo", since=(7, 2)),
+    *_cmds("config|get command|count command|info command|docs"),
+    *_cmds("acl|list acl|getuser acl|log acl|whoami acl|users"),
+    *_cmds("acl|dryrun", since=(7, 0)),
+    *_cmds("slowlog|get slowlog|len latency|latest latency|doctor latency|history"),
+    *_cmds("latency|histogram", since=(7, 0)),
+    *_cmds("memory|usage memory|stats memory|doctor"),
+    *_cmds("cluster|info cluster|nodes cluster|slots cluster|myid cluster|keyslot"),
+    *_cmds("cluster|shards", since=(7, 0)),
+    *_cmds("scan ttl pttl type exists object|encoding strlen zcard hlen scard llen xlen"),
+)
+
+# What the collectors send to a Sentinel.
+SENTINEL_READ_COMMANDS: tuple[AllowedCommand, ...] = (
+    *_cmds("auth hello", for_acl=False),
+    *_cmds("ping info role client|setname client|list"),
+    *_cmds("client|setinfo", since=(7, 2)),
+    *_cmds("acl|whoami acl|list acl|getuser acl|log", since=(6, 2)),
+    *_cmds(
+        "sentinel|master sentinel|masters sentinel|replicas sentinel|slaves sentinel|sentinels "
+        "sentinel|ckquorum sentinel|get-master-addr-by-name sentinel|myid sentinel|info-cache"
+    ),
+)
+
+
+def command_key(args: Iterable[object]) -> str:
+    """The allowlist key of a command: 'get', 'config|get', ..."""
+    parts = [_as_text(a).lower() for a in list(args)[:2]]
+    if not parts:
+        return ""
+    # redis-py may pass "CONFIG GET" as one argument.
+    head = parts[0].split()
+    if len(head) > 1:
+        return f"{head[0]}|{head[1]}" if head[0] in CONTAINER_COMMANDS else head[0]
+    if head[0] in CONTAINER_COMMANDS and len(parts) > 1:
+        return f"{head[0]}|{parts[1]}"
+    return head[0]
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+class CommandNotAllowed(RedisError):
+    """A command outside the connection's allowlist was attempted; nothing was sent."""
+
+    def __init__(self, command: str, policy: str) -> None:
+        super().__init__(f"command {command!r} is not allowed by the {policy} policy; nothing was sent")
+        self.command = command
+        self.policy = policy
+
+
+@dataclass(frozen=True)
+class CommandPolicy:
+    """A named allowlist, checked before any byte leaves the client."""
+
+    name: str
+    allowed: frozenset[str]
+
+    @classmethod
+    def of(cls, name: str, *groups: Iterable[AllowedCommand], extra: Iterable[str] = ()) -> CommandPolicy:
+        names = {c.name for group in groups for c in group} | set(extra)
+        return cls(name, frozenset(names))
+
+    def check(self, args: tuple[object, ...]) -> None:
+        key = command_key(args)
+        if key not in self.allowed:
+            raise CommandNotAllowed(key, self.name)
+
+
+READ_ONLY = CommandPolicy.of("read-only", DATA_NODE_READ_COMMANDS, SENTINEL_READ_COMMANDS)
+
+
+class GuardedPacker:
+    """Wraps redis-py's command packer: refuses a command before it is encoded."""
+
+    def __init__(self, inner: object, policy: CommandPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+
+    def pack(self, *args: object) -> list[bytes]:
+        self._policy.check(args)
+        return self._inner.pack(*args)  # type: ignore[attr-defined,no-any-return]
+
+
+def acl_rule_tokens(commands: Iterable[AllowedCommand], version: tuple[int, int]) -> list[str]:
+    """ACL SETUSER tokens granting exactly these commands on a server of this version."""
+    tokens = sorted({f"+{c.name}" for c in commands if c.for_acl and version >= c.since})
+    return ["resetkeys", "resetchannels", "-@all", *tokens]
