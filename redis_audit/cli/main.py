@@ -1,0 +1,49 @@
+"""Entry point: the `redis-audit` command group, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from redis_audit import __version__
+from redis_audit.exitcodes import ExitCode, InconclusiveError, UsageError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="redis-audit")
+def cli() -> None:
+    """Audit a Redis or Valkey deployment for production readiness."""
+
+
+def _register_commands() -> None:
+    # Imported here so that each command module stays independent of the others.
+    from redis_audit.cli import sandbox
+
+    cli.add_command(sandbox.sandbox)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every known error becomes a one-line message and an exit code."""
+    _register_commands()
+    try:
+        result = cli.main(args=argv, prog_name="redis-audit", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return int(ExitCode.USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        return int(ExitCode.USAGE)
+    except (UsageError, InconclusiveError) as exc:
+        click.echo(f"redis-audit: error: {exc}", err=True)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    if isinstance(result, int):
+        return result
+    return int(ExitCode.READY)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Exit codes, decided in one place for every command."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    READY = 0
+    NOT_READY = 1
+    USAGE = 2  # usage or configuration error (also click's own usage errors)
+    INCONCLUSIVE = 3  # the target could not be reached, or a required check errored
+    SIGNING_FAILED = 4
+    INVALID_REPORT = 5  # verify: bad signature, unknown key, wrong type, expired, mismatch
+
+
+class UsageError(Exception):
+    """Bad input from the user: a one-line message and exit code 2, never a traceback."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InconclusiveError(Exception):
+    """The audit could not reach a conclusion (target unreachable, authentication refused)."""
+
+    exit_code = ExitCode.INCONCLUSIVE
