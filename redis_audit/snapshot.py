@@ -146,8 +146,8 @@ class NodeSnapshot:
     def version(self) -> tuple[int, int, int]:
         """The engine version (Valkey's own when it reports one), or (0, 0, 0) when unknown."""
         text = self.info("server", "valkey_version") or self.info("server", "redis_version") or ""
-        parts = [int(p) if p.isdigit() else 0 for p in text.split(".")[:3]]
-        return (parts + [0, 0, 0])[0], (parts + [0, 0, 0])[1], (parts + [0, 0, 0])[2]
+        parts = [*(int(p) if p.isdigit() else 0 for p in text.split(".")[:3]), 0, 0, 0]
+        return parts[0], parts[1], parts[2]
 
     def to_json(self) -> JsonObject:
         return {

@@ -20,6 +20,7 @@ class DeploymentKind(StrEnum):
     REPLICATED = "replicated"  # primary + replicas, no Sentinel
     SENTINEL = "sentinel"
     CLUSTER = "cluster"
+    UNKNOWN = "unknown"  # nothing could be reached
 
 
 DATA_ROLES = frozenset({Role.PRIMARY, Role.REPLICA})

@@ -18,8 +18,11 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Imported here so that each command module stays independent of the others.
-    from redis_audit.cli import sandbox
+    from redis_audit.cli import acl, checks, run, sandbox
 
+    cli.add_command(run.run)
+    cli.add_command(checks.checks)
+    cli.add_command(acl.acl)
     cli.add_command(sandbox.sandbox)
 
 

@@ -1,0 +1,96 @@
+"""The engine: target → discover → collect → judge → report. The one module that wires the stages."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from redis_audit import __version__
+from redis_audit.check import Check
+from redis_audit.client import Timeouts
+from redis_audit.collect import deployment_collectors, node_collectors
+from redis_audit.collect.base import CollectContext, Deadline, DeploymentCollector, classify_error
+from redis_audit.collect.runner import collect_all
+from redis_audit.discovery import DiscoveryFailed, discover
+from redis_audit.judge import judge
+from redis_audit.profile import Profile
+from redis_audit.registry import LoadedPack, all_checks, discover_packs
+from redis_audit.report import Report
+from redis_audit.snapshot import Fact, Snapshot
+from redis_audit.target import Target
+from redis_audit.topology import DeploymentKind, Topology, Unreachable
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    profile: Profile
+    deadline_s: float = 60.0
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def collect_snapshot(target: Target, options: AuditOptions) -> Snapshot:
+    """Discover the deployment and collect every fact, within the deadline. Never raises for the network."""
+    started = now()
+    deadline = Deadline.after(options.deadline_s)
+    try:
+        topology = discover(target, options.timeouts, deadline)
+    except DiscoveryFailed as exc:
+        seeds = tuple(Unreachable(a, None, str(exc)) for a in target.seeds)
+        topology = Topology(DeploymentKind.UNKNOWN, unreachable=seeds)
+    ctx = CollectContext(target, topology, options.profile, options.timeouts)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="deployment") as pool:
+        deployment = pool.submit(_deployment_facts, deployment_collectors(), ctx, deadline)
+        collected = collect_all(list(topology.all_nodes()), ctx, node_collectors(), deadline)
+        facts = deployment.result()
+    topology = dataclasses.replace(topology, unreachable=topology.unreachable + tuple(collected.unreachable))
+    return Snapshot(
+        target=target.info(),
+        topology=topology,
+        nodes=collected.nodes,
+        started_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        finished_at=now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        tool_version=__version__,
+        deployment_facts=facts,
+    )
+
+
+def _deployment_facts(collectors: Sequence[DeploymentCollector], ctx: CollectContext,
+                      deadline: Deadline) -> dict[str, Fact]:
+    facts: dict[str, Fact] = {}
+    for collector in collectors:
+        if not collector.applies(ctx):
+            continue
+        try:
+            facts.update(collector.collect(ctx, deadline))
+        except Exception as exc:  # a broken collector costs its facts, never the run
+            facts[collector.name] = Fact(error=classify_error(exc, collector.name))
+    return facts
+
+
+def judge_snapshot(snapshot: Snapshot, profile: Profile, packs: Sequence[LoadedPack] | None = None,
+                   started_at: dt.datetime | None = None) -> Report:
+    """Judge a snapshot (fresh or loaded from a file) into a report. No network."""
+    loaded = list(packs) if packs is not None else discover_packs()
+    checks: list[Check] = all_checks(loaded)
+    results = judge(snapshot, profile, checks)
+    started = started_at or _parse_time(snapshot.started_at)
+    return Report.build(snapshot, profile, loaded, results, started, now())
+
+
+def run_audit(target: Target, options: AuditOptions, packs: Sequence[LoadedPack] | None = None) -> Report:
+    snapshot = collect_snapshot(target, options)
+    return judge_snapshot(snapshot, options.profile, packs)
+
+
+def _parse_time(text: str) -> dt.datetime:
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return now()

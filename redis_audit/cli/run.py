@@ -1,0 +1,98 @@
+"""`redis-audit run`: audit a deployment (or a saved snapshot) and report the verdict."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from redis_audit.audit import AuditOptions, collect_snapshot, judge_snapshot
+from redis_audit.cli.options import build_target, pop_target_options, target_options
+from redis_audit.client import Timeouts
+from redis_audit.exitcodes import UsageError
+from redis_audit.output import RenderOptions, renderers
+from redis_audit.profile import load_profile
+from redis_audit.report import Report
+from redis_audit.snapshot import Snapshot
+from redis_audit.verdict import exit_code
+
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+def format_option(default: str = "table") -> Callable[[FC], FC]:
+    return click.option("--format", "output_format", default=default, show_default=True,
+                        type=click.Choice(sorted(renderers())), help="Report format.")
+
+
+def write_report(report: Report, output_format: str, output: Path | None, only_attention: bool) -> None:
+    """Render the report to the file, or to stdout; with a file, print a short verdict on stdout."""
+    data = report.to_json()
+    color = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    text = renderers()[output_format](data, RenderOptions(only_attention=only_attention, color=color))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output: cannot write {output}: {exc.strerror}") from None
+    click.echo(summary_line(report))
+    click.echo(f"Report written to {output}")
+
+
+def summary_line(report: Report) -> str:
+    verdict = report.verdict
+    blockers = ", ".join(sorted({b.check_id for b in verdict.blockers}))
+    suffix = f" (blockers: {blockers})" if blockers else ""
+    return f"Verdict: {verdict.decision}{suffix}"
+
+
+@click.command()
+@click.argument("target", required=False)
+@target_options
+@click.option("--profile", type=click.Path(path_type=Path), help="Profile TOML (default: the rollout's numbers).")
+@format_option()
+@click.option("--output", type=click.Path(path_type=Path), help="Write the report here instead of stdout.")
+@click.option("--deadline", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="Seconds the whole run may take.")
+@click.option("--connect-timeout", type=click.FloatRange(min=0.05), default=2.0, show_default=True)
+@click.option("--command-timeout", type=click.FloatRange(min=0.05), default=3.0, show_default=True)
+@click.option("--save-snapshot", type=click.Path(path_type=Path), help="Also write the collected facts here.")
+@click.option("--from-snapshot", type=click.Path(path_type=Path), help="Judge a saved snapshot; no network.")
+@click.option("--only-attention", is_flag=True, help="Hide PASS rows in the table.")
+def run(target: str | None, profile: Path | None, output_format: str, output: Path | None, deadline: float,
+        connect_timeout: float, command_timeout: float, save_snapshot: Path | None, from_snapshot: Path | None,
+        only_attention: bool, **kwargs: Any) -> int:
+    """Audit TARGET (redis://, rediss://, redis+sentinel://HOST:PORT,.../MASTER) and print the verdict."""
+    target_opts = pop_target_options(kwargs)
+    loaded_profile = load_profile(profile)
+    if from_snapshot is not None:
+        if target:
+            raise UsageError("give either TARGET or --from-snapshot, not both")
+        snapshot = _load_snapshot(from_snapshot)
+    else:
+        if not target:
+            raise UsageError("missing TARGET (or --from-snapshot FILE)")
+        options = AuditOptions(loaded_profile, deadline, Timeouts(connect_timeout, command_timeout))
+        snapshot = collect_snapshot(build_target(target, target_opts), options)
+    if save_snapshot is not None:
+        snapshot.save(save_snapshot)
+    report = judge_snapshot(snapshot, loaded_profile)
+    write_report(report, output_format, output, only_attention)
+    if report.verdict.incomplete:
+        for reason in report.verdict.reasons:
+            click.echo(f"redis-audit: incomplete: {reason}", err=True)
+    return int(exit_code(report.verdict.decision))
+
+
+def _load_snapshot(path: Path) -> Snapshot:
+    try:
+        return Snapshot.load(path)
+    except FileNotFoundError:
+        raise UsageError(f"--from-snapshot: no such file: {path}") from None
+    except (ValueError, KeyError) as exc:
+        raise UsageError(f"--from-snapshot: {path} is not a redis-audit snapshot: {exc}") from None

@@ -1,0 +1,6 @@
+import click
+
+
+@click.group()
+def sandbox() -> None:
+    """Local sandbox deployments (placeholder until the sandbox lands)."""

@@ -1,0 +1,29 @@
+"""Collectors: the only code that reads facts from the network. Each one is small and read-only."""
+
+from __future__ import annotations
+
+from redis_audit.collect.acl import AclCollector
+from redis_audit.collect.base import Collector, DeploymentCollector
+from redis_audit.collect.probes import PlaintextProbe, UnauthenticatedProbe
+from redis_audit.collect.server import ConfigCollector, InfoCollector
+from redis_audit.collect.tls import TlsCollector
+from redis_audit.collect.topology_facts import ClusterCollector, SentinelCollector
+
+
+def node_collectors() -> list[Collector]:
+    """Per-node collectors, in order (INFO first: it tells whether the node answers at all)."""
+    return [
+        InfoCollector(),
+        ConfigCollector(),
+        AclCollector(),
+        ClusterCollector(),
+        SentinelCollector(),
+        TlsCollector(),
+        UnauthenticatedProbe(),
+        PlaintextProbe(),
+    ]
+
+
+def deployment_collectors() -> list[DeploymentCollector]:
+    """Run-wide collectors (control plane, probes from this host)."""
+    return []

@@ -1,0 +1,139 @@
+"""The collector interface, and the session through which collectors talk to one node."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import redis
+from redis import exceptions as rexc
+
+from redis_audit.client import Timeouts, open_client
+from redis_audit.guard import CommandNotAllowed, command_key
+from redis_audit.jsonvalue import JsonValue
+from redis_audit.secret import scrub
+from redis_audit.snapshot import Fact, FactError, FactErrorKind
+from redis_audit.target import Credentials, Target, TlsOptions
+from redis_audit.topology import Node, Role, Topology
+
+if TYPE_CHECKING:
+    from redis_audit.profile import Profile
+
+
+AUTH_FAILED = "authentication failed"
+
+
+class DeadlineExceeded(Exception):
+    """The run's deadline passed before this step could start."""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A point in monotonic time after which no new network call starts."""
+
+    at: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+    def timeouts(self, base: Timeouts) -> Timeouts:
+        """The base timeouts, shortened so that no call outlives the deadline."""
+        left = self.remaining()
+        if left <= 0:
+            raise DeadlineExceeded("the run's deadline has passed")
+        return Timeouts(min(base.connect_s, left), min(base.command_s, left))
+
+
+def classify_error(exc: BaseException, command: str) -> FactError:
+    """Turn a client exception into the reason a fact is unavailable."""
+    message = scrub(exc)
+    if isinstance(exc, CommandNotAllowed):
+        return FactError(FactErrorKind.DENIED, command, f"blocked by the {exc.policy} guard")
+    if isinstance(exc, rexc.NoPermissionError) or message.startswith("NOPERM") or "no permissions" in message:
+        return FactError(FactErrorKind.DENIED, command, message)
+    if isinstance(exc, rexc.AuthenticationError | rexc.AuthenticationWrongNumberOfArgsError):
+        return FactError(FactErrorKind.DENIED, command, f"{AUTH_FAILED}: {message}")
+    lowered = message.lower()
+    if "unknown subcommand" in lowered or "unknown argument" in lowered or "wrong number of arguments" in lowered:
+        return FactError(FactErrorKind.UNSUPPORTED, command, message)
+    if "unknown command" in lowered:
+        # Renamed away (rename-command, managed services) or not in this version.
+        return FactError(FactErrorKind.DENIED, command, f"{message} (renamed, disabled or unknown)")
+    if isinstance(exc, rexc.TimeoutError | TimeoutError):
+        return FactError(FactErrorKind.TIMEOUT, command, message)
+    if isinstance(exc, rexc.ConnectionError | OSError):
+        return FactError(FactErrorKind.UNREACHABLE, command, message)
+    if isinstance(exc, DeadlineExceeded):
+        return FactError(FactErrorKind.TIMEOUT, command, message)
+    return FactError(FactErrorKind.ERROR, command, f"{type(exc).__name__}: {message}")
+
+
+@dataclass
+class NodeSession:
+    """One node, one guarded client, and the run's deadline."""
+
+    node: Node
+    client: redis.Redis
+    deadline: Deadline
+    tls: TlsOptions
+    credentials: Credentials
+    timeouts: Timeouts
+
+    def call(self, *args: Any) -> Any:
+        """Run one command; raises the client's exceptions (see attempt())."""
+        if self.deadline.remaining() <= 0:
+            raise DeadlineExceeded("the run's deadline has passed")
+        return self.client.execute_command(*args)
+
+    def attempt(self, parse: Callable[[Any], JsonValue], *args: Any) -> Fact:
+        """Run one command and parse its reply into a fact; any failure becomes the fact's error."""
+        command = command_key(args)
+        try:
+            return Fact(value=parse(self.call(*args)))
+        except Exception as exc:  # every failure is data: the check will SKIP or ERROR with it
+            return Fact(error=classify_error(exc, command))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@dataclass(frozen=True)
+class CollectContext:
+    target: Target
+    topology: Topology
+    profile: Profile
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+class Collector(Protocol):
+    """Gathers facts from one node. Implementations live beside this module."""
+
+    name: str
+    roles: frozenset[Role]
+
+    def applies(self, session: NodeSession, ctx: CollectContext) -> bool: ...
+
+    def collect(self, session: NodeSession, ctx: CollectContext) -> dict[str, Fact]: ...
+
+
+def open_session(node: Node, ctx: CollectContext, deadline: Deadline) -> NodeSession:
+    credentials = ctx.target.sentinel_credentials if node.role is Role.SENTINEL else ctx.target.credentials
+    timeouts = deadline.timeouts(ctx.timeouts)
+    client = open_client(node.address, tls=ctx.target.tls, credentials=credentials, timeouts=timeouts)
+    return NodeSession(node, client, deadline, ctx.target.tls, credentials, timeouts)
+
+
+class DeploymentCollector(Protocol):
+    """Gathers run-wide facts (control plane, probes from this host) into Snapshot.deployment_facts."""
+
+    name: str
+
+    def applies(self, ctx: CollectContext) -> bool: ...
+
+    def collect(self, ctx: CollectContext, deadline: Deadline) -> dict[str, Fact]: ...

@@ -1,0 +1,191 @@
+"""Profiles: the thresholds and expectations an audit judges against, as typed TOML.
+
+The defaults are the rollout's numbers. Every value can be overridden in a TOML file whose
+tables match the section dataclasses below; an unknown key or a bad value is a ProfileError
+naming the file, the key and the reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redis_audit.exitcodes import UsageError
+from redis_audit.jsonvalue import JsonObject
+from redis_audit.model import Severity
+
+
+class ProfileError(UsageError):
+    """A profile file that cannot be used: one line naming file, key and reason."""
+
+
+@dataclass(frozen=True)
+class GeneralSection:
+    name: str = "default"
+    description: str = "The rollout's production-readiness defaults"
+    # Findings that FAIL at these severities block promotion.
+    blocking_severities: tuple[str, ...] = ("critical", "high")
+    # These checks must run and pass or fail; a SKIP or ERROR makes the verdict not READY.
+    required_checks: tuple[str, ...] = ("AUDIT-001", "AUTH-001", "TLS-001", "MEM-001", "MEM-004", "HA-001")
+    # An ERROR in a check of blocking severity makes the verdict INCONCLUSIVE.
+    fail_on_error: bool = True
+    validity_days: int = 7  # how long a signed report stays valid
+    disabled_checks: tuple[str, ...] = ()
+    severity_overrides: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MemorySection:
+    eviction_policy: str = "allkeys-lru"
+    accepted_eviction_policies: tuple[str, ...] = ()  # alternatives the team signed off (e.g. volatile-ttl)
+
+
+@dataclass(frozen=True)
+class HaSection:
+    min_replicas_per_primary: int = 1
+    require_sentinel_or_cluster: bool = True  # the rollout: "HA via Sentinel or Cluster"
+
+
+@dataclass(frozen=True)
+class SecuritySection:
+    require_tls: bool = True
+    require_auth: bool = True
+
+
+@dataclass(frozen=True)
+class LatencySection:
+    p95_ms: int = 10  # Redis P95 from the app pods
+
+
+@dataclass(frozen=True)
+class ClientSection:
+    """The application's client settings, as deployed, and the limits they must meet."""
+
+    max_connect_timeout_ms: int = 100
+    max_read_timeout_ms: int = 200
+    max_pool_utilisation_pct: int = 80
+
+
+@dataclass(frozen=True)
+class Profile:
+    general: GeneralSection = field(default_factory=GeneralSection)
+    memory: MemorySection = field(default_factory=MemorySection)
+    ha: HaSection = field(default_factory=HaSection)
+    security: SecuritySection = field(default_factory=SecuritySection)
+    latency: LatencySection = field(default_factory=LatencySection)
+    client: ClientSection = field(default_factory=ClientSection)
+
+    @property
+    def name(self) -> str:
+        return self.general.name
+
+    def blocking(self, severity: Severity) -> bool:
+        return str(severity) in self.general.blocking_severities
+
+    def to_json(self) -> JsonObject:
+        return typing.cast(JsonObject, _jsonable(dataclasses.asdict(self)))
+
+    def digest(self) -> str:
+        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def default_profile() -> Profile:
+    return Profile()
+
+
+def load_profile(path: Path | None) -> Profile:
+    if path is None:
+        return default_profile()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: no such profile file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+    return profile_from_mapping(data, source=str(path))
+
+
+def profile_from_mapping(data: dict[str, Any], source: str = "<profile>") -> Profile:
+    profile: Profile = _build(Profile, data, source, prefix="")
+    _validate(profile, source)
+    return profile
+
+
+def _build(cls: type[Any], data: Any, source: str, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ProfileError(f"{source}: {prefix.rstrip('.') or 'profile'}: expected a table")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            known = ", ".join(sorted(names))
+            raise ProfileError(f"{source}: {prefix}{key}: unknown key (known: {known})")
+        kwargs[key] = _coerce(hints[key], value, source, f"{prefix}{key}")
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _build(hint, value, source, prefix=f"{key}.")
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(_matches(args[0], v) for v in value):
+            raise ProfileError(f"{source}: {key}: expected a list of {args[0].__name__}")
+        return tuple(value)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(_matches(args[1], v) for v in value.values()):
+            raise ProfileError(f"{source}: {key}: expected a table of {args[1].__name__}")
+        return dict(value)
+    if origin in (types.UnionType, typing.Union):
+        if value is None or any(_matches(a, value) for a in args if a is not type(None)):
+            return value
+        raise ProfileError(f"{source}: {key}: unexpected value {value!r}")
+    if not _matches(hint, value):
+        raise ProfileError(f"{source}: {key}: expected {hint.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _matches(hint: Any, value: Any) -> bool:
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(hint, type) and isinstance(value, hint)
+
+
+def _validate(profile: Profile, source: str) -> None:
+    severities = {str(s) for s in Severity}
+    for name in profile.general.blocking_severities:
+        if name not in severities:
+            raise ProfileError(f"{source}: general.blocking_severities: unknown severity {name!r}")
+    for check_id, name in profile.general.severity_overrides.items():
+        if name not in severities:
+            raise ProfileError(f"{source}: general.severity_overrides.{check_id}: unknown severity {name!r}")
+    if profile.general.validity_days < 1:
+        raise ProfileError(f"{source}: general.validity_days: must be at least 1")
+    for section in dataclasses.fields(profile):
+        values = getattr(profile, section.name)
+        for f in dataclasses.fields(values):
+            value = getattr(values, f.name)
+            if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+                raise ProfileError(f"{source}: {section.name}.{f.name}: must not be negative")

@@ -1,0 +1,117 @@
+"""The verdict: READY, NOT_READY or INCONCLUSIVE, as a pure function of findings and profile.
+
+It works on plain records so that `verify` can recompute it from a signed report's JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from redis_audit.exitcodes import ExitCode
+from redis_audit.jsonvalue import JsonObject
+from redis_audit.model import Severity, Status
+
+
+class Decision(StrEnum):
+    READY = "READY"
+    NOT_READY = "NOT_READY"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+
+EXIT_CODES = {Decision.READY: ExitCode.READY, Decision.NOT_READY: ExitCode.NOT_READY,
+              Decision.INCONCLUSIVE: ExitCode.INCONCLUSIVE}
+
+
+def exit_code(decision: Decision) -> ExitCode:
+    return EXIT_CODES[decision]
+
+
+@dataclass(frozen=True)
+class JudgedFinding:
+    """The part of a finding the verdict depends on."""
+
+    check_id: str
+    status: str  # a Status value, or "WAIVED" once a waiver applies
+    severity: Severity
+    resource: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Blocker:
+    check_id: str
+    resource: str
+    reason: str  # "failed" | "required-not-verified" | "required-not-run"
+    severity: str
+    message: str
+
+    def to_json(self) -> JsonObject:
+        return {"checkId": self.check_id, "resource": self.resource, "reason": self.reason,
+                "severity": self.severity, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    blockers: tuple[Blocker, ...]
+    incomplete: bool
+    reasons: tuple[str, ...]  # why the audit is incomplete
+
+    def to_json(self) -> JsonObject:
+        return {"decision": str(self.decision), "blockers": [b.to_json() for b in self.blockers],
+                "incomplete": self.incomplete, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The profile settings the verdict reads (also recoverable from a report)."""
+
+    blocking_severities: frozenset[str]
+    required_checks: tuple[str, ...]
+    fail_on_error: bool
+
+
+def decide(findings: Sequence[JudgedFinding], policy: Policy) -> Verdict:
+    blockers: list[Blocker] = []
+    reasons: list[str] = []
+    for f in findings:
+        blocking = str(f.severity) in policy.blocking_severities
+        if f.status == Status.FAIL and blocking:
+            blockers.append(Blocker(f.check_id, f.resource, "failed", str(f.severity), f.message))
+        elif f.status == Status.ERROR and (f.check_id in policy.required_checks or
+                                           (policy.fail_on_error and blocking)):
+            reasons.append(f"{f.check_id} on {f.resource}: {f.message}")
+    for check_id in policy.required_checks:
+        mine = [f for f in findings if f.check_id == check_id]
+        if not mine:
+            blockers.append(Blocker(check_id, "deployment", "required-not-run", "high",
+                                    f"required check {check_id} did not run"))
+        elif all(f.status == Status.SKIP for f in mine):
+            blockers.append(Blocker(check_id, "deployment", "required-not-verified", str(mine[0].severity),
+                                    f"required check {check_id} was skipped: {mine[0].message}"))
+    # A measured failure is definitive; otherwise an incomplete audit cannot say NOT_READY either.
+    if any(b.reason == "failed" for b in blockers):
+        decision = Decision.NOT_READY
+    elif reasons:
+        decision = Decision.INCONCLUSIVE
+    elif blockers:
+        decision = Decision.NOT_READY
+    else:
+        decision = Decision.READY
+    return Verdict(decision, tuple(blockers), bool(reasons), tuple(reasons))
+
+
+def policy_from_profile_json(values: JsonObject) -> Policy:
+    general = values.get("general")
+    g = general if isinstance(general, dict) else {}
+    return Policy(
+        blocking_severities=frozenset(str(s) for s in _list(g.get("blocking_severities"))),
+        required_checks=tuple(str(s) for s in _list(g.get("required_checks"))),
+        fail_on_error=bool(g.get("fail_on_error", True)),
+    )
+
+
+def _list(value: object) -> Iterable[object]:
+    return value if isinstance(value, list) else []
