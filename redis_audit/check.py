@@ -87,10 +87,27 @@ DeploymentCheckFn = Callable[["CheckContext"], Iterable[Finding]]
 
 
 @dataclass(frozen=True)
+class Extension:
+    """Another way to verify an existing check, from other facts (e.g. the AWS control plane).
+
+    It shares the check's id and metadata, so the report has one TLS-001 whether the proof
+    came from the wire or from `describe_replication_groups`.
+    """
+
+    check_id: str
+    function: Callable[..., Iterable[Finding]]
+    scope: Scope
+    roles: frozenset[Role]
+    applies: Callable[[Snapshot], bool]  # whether the facts it reads exist in this snapshot
+    source: str
+
+
+@dataclass(frozen=True)
 class Check:
     meta: CheckMeta
     function: Callable[..., Iterable[Finding]]
     source: str  # the pack's name: "builtin" or a plugin's
+    extensions: tuple[Extension, ...] = ()
 
     @property
     def id(self) -> str:
@@ -103,6 +120,7 @@ class CheckPack:
 
     name: str
     checks: list[Check] = field(default_factory=list)
+    extensions: list[Extension] = field(default_factory=list)
 
     def check(self, **meta: Any) -> Callable[[Callable[..., Iterable[Finding]]], Callable[..., Iterable[Finding]]]:
         """Register a function as a check; keyword arguments are CheckMeta fields."""
@@ -112,6 +130,22 @@ class CheckPack:
             if any(c.id == parsed.id for c in self.checks):
                 raise ValueError(f"pack {self.name!r} defines {parsed.id} twice")
             self.checks.append(Check(parsed, function, self.name))
+            return function
+
+        return register
+
+    def extend(
+        self,
+        check_id: str,
+        *,
+        applies: Callable[[Snapshot], bool],
+        scope: Scope = Scope.DEPLOYMENT,
+        roles: frozenset[Role] = DATA_ROLES,
+    ) -> Callable[[Callable[..., Iterable[Finding]]], Callable[..., Iterable[Finding]]]:
+        """Register another evaluator for a check defined here or in another pack (see Extension)."""
+
+        def register(function: Callable[..., Iterable[Finding]]) -> Callable[..., Iterable[Finding]]:
+            self.extensions.append(Extension(check_id, function, scope, roles, applies, self.name))
             return function
 
         return register

@@ -12,6 +12,7 @@ from redis_audit.model import DEPLOYMENT, Finding, Severity, Status
 from redis_audit.profile import Profile
 from redis_audit.secret import scrub
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot, Snapshot
+from redis_audit.topology import Role
 
 
 @dataclass(frozen=True)
@@ -44,28 +45,40 @@ def _effective_meta(meta: CheckMeta, profile: Profile) -> CheckMeta:
 
 
 def run_check(check: Check, ctx: CheckContext) -> list[Finding]:
+    """The check's own evaluation, then each extension whose facts are present."""
     meta = ctx.meta
     kind = ctx.snapshot.topology.kind
     if kind not in meta.topologies:
         applies = ", ".join(sorted(str(k) for k in meta.topologies))
-        return [ctx.skipped(DEPLOYMENT, f"applies to {applies} deployments; this one is {kind}")]
-    if meta.scope is Scope.DEPLOYMENT:
-        return _guarded(check, ctx, DEPLOYMENT, lambda: check.function(ctx))
-    nodes = [n for n in ctx.snapshot.nodes.values() if n.role in meta.roles]
-    if not nodes:
-        roles = "/".join(sorted(str(r) for r in meta.roles))
-        return [ctx.skipped(DEPLOYMENT, f"no reachable {roles} node to judge")]
-    findings: list[Finding] = []
-    for node in sorted(nodes, key=lambda n: n.address):
-        findings.extend(_guarded(check, ctx, str(node.address), _bind(check, ctx, node)))
+        findings = [ctx.skipped(DEPLOYMENT, f"applies to {applies} deployments; this one is {kind}")]
+    else:
+        findings = _evaluate(check.function, meta.scope, meta.roles, ctx)
+    for extension in check.extensions:
+        if extension.applies(ctx.snapshot):
+            findings.extend(_evaluate(extension.function, extension.scope, extension.roles, ctx))
     return findings
 
 
-def _bind(check: Check, ctx: CheckContext, node: NodeSnapshot) -> Callable[[], Iterable[Finding]]:
-    return lambda: check.function(ctx, node)
+def _evaluate(function: Callable[..., Iterable[Finding]], scope: Scope, roles: frozenset[Role],
+              ctx: CheckContext) -> list[Finding]:
+    if scope is Scope.DEPLOYMENT:
+        return _guarded(ctx, DEPLOYMENT, lambda: function(ctx))
+    nodes = [n for n in ctx.snapshot.nodes.values() if n.role in roles]
+    if not nodes:
+        names = "/".join(sorted(str(r) for r in roles))
+        return [ctx.skipped(DEPLOYMENT, f"no reachable {names} node to judge")]
+    findings: list[Finding] = []
+    for node in sorted(nodes, key=lambda n: n.address):
+        findings.extend(_guarded(ctx, str(node.address), _bind(function, ctx, node)))
+    return findings
 
 
-def _guarded(check: Check, ctx: CheckContext, resource: str, call: Callable[[], Iterable[Finding]]) -> list[Finding]:
+def _bind(function: Callable[..., Iterable[Finding]], ctx: CheckContext,
+          node: NodeSnapshot) -> Callable[[], Iterable[Finding]]:
+    return lambda: function(ctx, node)
+
+
+def _guarded(ctx: CheckContext, resource: str, call: Callable[[], Iterable[Finding]]) -> list[Finding]:
     """Run a check; a missing fact becomes SKIP with its reason, an exception becomes ERROR."""
     try:
         findings = list(call())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -40,7 +41,8 @@ def discover_packs() -> list[LoadedPack]:
 
 
 def all_checks(packs: Iterable[LoadedPack]) -> list[Check]:
-    """Every check of every pack; two checks with one id is an error naming both packs."""
+    """Every check of every pack, with their extensions; two checks with one id is an error."""
+    packs = list(packs)
     seen: dict[str, Check] = {}
     for loaded in packs:
         for check in loaded.pack.checks:
@@ -50,4 +52,12 @@ def all_checks(packs: Iterable[LoadedPack]) -> list[Check]:
                     f"and pack {check.source!r}"
                 )
             seen[check.id] = check
+    for loaded in packs:
+        for extension in loaded.pack.extensions:
+            base = seen.get(extension.check_id)
+            if base is None:
+                raise RegistryError(
+                    f"pack {loaded.pack.name!r} extends check {extension.check_id}, which no pack defines"
+                )
+            seen[base.id] = dataclasses.replace(base, extensions=(*base.extensions, extension))
     return sorted(seen.values(), key=lambda c: c.id)
