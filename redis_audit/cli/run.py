@@ -28,18 +28,26 @@ def format_option(default: str = "table") -> Callable[[FC], FC]:
                         type=click.Choice(sorted(renderers())), help="Report format.")
 
 
+def render_report(report: Report, output_format: str, *, only_attention: bool = False, tty: bool = False) -> str:
+    """The report in one format; colour only on a terminal, and never with NO_COLOR."""
+    color = tty and "NO_COLOR" not in os.environ
+    return renderers()[output_format](report.to_json(), RenderOptions(only_attention=only_attention, color=color))
+
+
+def write_text(path: Path, text: str, option: str = "--output") -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{option}: cannot write {path}: {exc.strerror}") from None
+
+
 def write_report(report: Report, output_format: str, output: Path | None, only_attention: bool) -> None:
     """Render the report to the file, or to stdout; with a file, print a short verdict on stdout."""
-    data = report.to_json()
-    color = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    text = renderers()[output_format](data, RenderOptions(only_attention=only_attention, color=color))
     if output is None:
-        click.echo(text, nl=False)
+        click.echo(render_report(report, output_format, only_attention=only_attention, tty=sys.stdout.isatty()),
+                   nl=False)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--output: cannot write {output}: {exc.strerror}") from None
+    write_text(output, render_report(report, output_format, only_attention=only_attention))
     click.echo(summary_line(report))
     click.echo(f"Report written to {output}")
 
