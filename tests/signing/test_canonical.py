@@ -14,9 +14,15 @@ def test_insertion_order_does_not_change_the_bytes() -> None:
 
 
 def test_known_jcs_output_computed_by_hand() -> None:
-    # Keys sorted by UTF-16 code unit ("A" < "a" < "é" < U+FB01 < "😀"), no whitespace, control
+    # Keys sorted by UTF-16 code unit ("A" < "a" < "é" < "😀" < U+FB01), no whitespace, control
     # characters as lowercase \u escapes, the short escapes for \n and \t, other characters raw UTF-8.
-    value = {"é": "ü", "a": [1, -2, True, None], "A": "line\nbreak\ttab\x01\"\\", "😀": 0, "ﬁ": 9007199254740992}
+    value = {
+        "é": "ü",
+        "a": [1, -2, True, None],
+        "A": 'line\nbreak\ttab\x01"\\',
+        "😀": 0,
+        "ﬁ": 9007199254740992,
+    }
     expected = (
         '{"A":"line\\nbreak\\ttab\\u0001\\"\\\\","a":[1,-2,true,null],"é":"ü","😀":0,"ﬁ":9007199254740992}'
     )
@@ -34,7 +40,8 @@ def test_sha256_hex_is_of_the_canonical_bytes() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [{"ratio": 0.5}, [1.0], {"big": 2**53 + 1}, {"neg": -(2**53) - 1}, {1: "int key"}, {"s": "\ud800"}]
+    "value",
+    [{"ratio": 0.5}, [1.0], {"big": 2**53 + 1}, {"neg": -(2**53) - 1}, {1: "int key"}, {"s": "\ud800"}],
 )
 def test_values_outside_the_subset_are_rejected(value: object) -> None:
     with pytest.raises(NotCanonical):
