@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,9 +67,11 @@ class LocalSigner:
 class KmsClient(Protocol):
     """The two calls KmsSigner needs from a boto3 KMS client (a fake in tests)."""
 
-    def sign(self, **kwargs: Any) -> Mapping[str, Any]: ...
+    def sign(
+        self, *, KeyId: str, Message: bytes, MessageType: str, SigningAlgorithm: str
+    ) -> Mapping[str, Any]: ...
 
-    def get_public_key(self, **kwargs: Any) -> Mapping[str, Any]: ...
+    def get_public_key(self, *, KeyId: str) -> Mapping[str, Any]: ...
 
 
 KMS_RAW_MESSAGE_LIMIT = 4096  # bytes; KMS rejects larger RAW messages (moto does not, real KMS does)
@@ -106,16 +108,19 @@ class KmsSigner:
         return self._describe()[1]
 
     def sign(self, pae: bytes) -> bytes:
+        self._describe()  # refuse a key of the wrong type before asking KMS to sign
         if len(pae) <= KMS_RAW_MESSAGE_LIMIT:
             message, message_type = pae, "RAW"
         else:
             message, message_type = hashlib.sha256(pae).digest(), "DIGEST"
         response = self._call(
             "sign",
-            KeyId=self._key_id,
-            Message=message,
-            MessageType=message_type,
-            SigningAlgorithm=KMS_SIGNING_ALGORITHM,
+            lambda: self._client.sign(
+                KeyId=self._key_id,
+                Message=message,
+                MessageType=message_type,
+                SigningAlgorithm=KMS_SIGNING_ALGORITHM,
+            ),
         )
         self.last_message_type = message_type
         signature = response.get("Signature")
@@ -125,7 +130,7 @@ class KmsSigner:
 
     def _describe(self) -> tuple[str, PublicKey]:
         if self._public is None:
-            response = self._call("get_public_key", KeyId=self._key_id)
+            response = self._call("get_public_key", lambda: self._client.get_public_key(KeyId=self._key_id))
             # Real KMS returns KeySpec; moto only the deprecated CustomerMasterKeySpec.
             spec = response.get("KeySpec") or response.get("CustomerMasterKeySpec")
             if spec != KMS_KEY_SPEC:
@@ -140,11 +145,11 @@ class KmsSigner:
             self._public = (arn, load_public_key_der(der, f"KMS key {self._key_id}"))
         return self._public
 
-    def _call(self, operation: str, **kwargs: Any) -> Mapping[str, Any]:
+    def _call(self, operation: str, call: Callable[[], Mapping[str, Any]]) -> Mapping[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            result: Mapping[str, Any] = getattr(self._client, operation)(**kwargs)
+            result = call()
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code, text = error.get("Code", "error"), error.get("Message", "")
