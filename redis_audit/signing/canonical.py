@@ -72,6 +72,14 @@ def loads_strict(data: bytes) -> JsonValue:
     return value
 
 
+def loads_strict_object(data: bytes) -> dict[str, JsonValue]:
+    """`loads_strict` for documents that must be a JSON object (envelopes, statements)."""
+    value = loads_strict(data)
+    if not isinstance(value, dict):
+        raise StrictJsonError("not a JSON object")
+    return value
+
+
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, item in pairs:

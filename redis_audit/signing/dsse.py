@@ -9,10 +9,11 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from redis_audit.signing.canonical import StrictJsonError, canonical_bytes, loads_strict
+from redis_audit.jsonvalue import JsonValue
+from redis_audit.signing.canonical import StrictJsonError, canonical_bytes, loads_strict_object
 from redis_audit.signing.errors import InvalidReport, SigningError
 from redis_audit.signing.keys import Verifier
 from redis_audit.signing.signers import Signer
@@ -62,11 +63,9 @@ class Envelope:
     def from_bytes(cls, data: bytes) -> Envelope:
         """Parse an envelope strictly; any deviation is InvalidReport with the reason."""
         try:
-            document = loads_strict(data)
+            document = loads_strict_object(data)
         except StrictJsonError as exc:
-            raise InvalidReport(f"envelope is not valid JSON: {exc}") from None
-        if not isinstance(document, dict):
-            raise InvalidReport("envelope is not a JSON object")
+            raise InvalidReport(f"envelope: {exc}") from None
         payload = _b64decode(_string_field(document, "payload", "envelope"), "payload")
         payload_type = _string_field(document, "payloadType", "envelope")
         raw_signatures = document.get("signatures")
@@ -86,7 +85,7 @@ def _parse_signature(item: object, index: int) -> Signature:
     return Signature(keyid, _b64decode(_string_field(item, "sig", where), f"{where} sig"))
 
 
-def _string_field(document: dict[str, object], name: str, where: str) -> str:
+def _string_field(document: Mapping[str, JsonValue], name: str, where: str) -> str:
     value = document.get(name)
     if not isinstance(value, str):
         raise InvalidReport(f"{where}: {name} is missing or not a string")

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from redis_audit.jsonvalue import JsonObject, JsonValue
-from redis_audit.signing.canonical import StrictJsonError, canonical_bytes, loads_strict, sha256_hex
+from redis_audit.signing.canonical import StrictJsonError, canonical_bytes, loads_strict_object, sha256_hex
 from redis_audit.signing.errors import InvalidReport
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -59,11 +59,9 @@ def parse_statement(payload: bytes) -> Statement:
     Unknown top-level fields are ignored, as the in-toto spec requires.
     """
     try:
-        document = loads_strict(payload)
+        document = loads_strict_object(payload)
     except StrictJsonError as exc:
-        raise InvalidReport(f"payload is not valid JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise InvalidReport("payload is not a JSON object")
+        raise InvalidReport(f"payload: {exc}") from None
     if document.get("_type") != STATEMENT_TYPE:
         raise InvalidReport(f"payload _type is {_show(document.get('_type'))}, expected {STATEMENT_TYPE}")
     predicate_type = document.get("predicateType")

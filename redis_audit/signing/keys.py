@@ -9,6 +9,7 @@ import hashlib
 import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeAlias
@@ -46,36 +47,34 @@ def public_key_pem(public_key: PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.PEM, _SPKI)
 
 
-def _supported_public(key: object, source: str) -> PublicKey:
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return key
-    if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
-        return key
-    raise KeyFileError(f"{source}: unsupported key type; use Ed25519 or ECDSA P-256")
+def _is_supported(key: object) -> bool:
+    if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
+        return True
+    curve = getattr(key, "curve", None)
+    return isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) and isinstance(curve, ec.SECP256R1)
 
 
-def _supported_private(key: object, source: str) -> PrivateKey:
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return key
-    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
-        return key
-    raise KeyFileError(f"{source}: unsupported key type; use Ed25519 or ECDSA P-256")
+def _unsupported(source: str) -> KeyFileError:
+    return KeyFileError(f"{source}: unsupported key type; use Ed25519 or ECDSA P-256")
 
 
 def load_public_key_pem(data: bytes, source: str = "public key") -> PublicKey:
-    try:
-        key = serialization.load_pem_public_key(data)
-    except (ValueError, UnsupportedAlgorithm):
-        raise KeyFileError(f"{source}: not a PEM public key") from None
-    return _supported_public(key, source)
+    return _load_public(serialization.load_pem_public_key, data, source, "a PEM public key")
 
 
 def load_public_key_der(data: bytes, source: str = "public key") -> PublicKey:
+    """A DER SubjectPublicKeyInfo, as KMS get_public_key returns it."""
+    return _load_public(serialization.load_der_public_key, data, source, "a DER SubjectPublicKeyInfo")
+
+
+def _load_public(loader: Callable[[bytes], object], data: bytes, source: str, expected: str) -> PublicKey:
     try:
-        key = serialization.load_der_public_key(data)
+        key = loader(data)
     except (ValueError, UnsupportedAlgorithm):
-        raise KeyFileError(f"{source}: not a DER SubjectPublicKeyInfo") from None
-    return _supported_public(key, source)
+        raise KeyFileError(f"{source}: not {expected}") from None
+    if isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey) and _is_supported(key):
+        return key
+    raise _unsupported(source)
 
 
 def load_public_key(path: Path) -> PublicKey:
@@ -99,7 +98,9 @@ def load_private_key(path: Path) -> LoadedPrivateKey:
     except (ValueError, UnsupportedAlgorithm):
         # Deliberately no detail from the parser: nothing derived from the key's bytes is shown.
         raise KeyFileError(f"{path}: not a PEM private key") from None
-    return LoadedPrivateKey(_supported_private(key, str(path)), warnings)
+    if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey) and _is_supported(key):
+        return LoadedPrivateKey(key, warnings)
+    raise _unsupported(str(path))
 
 
 def _permission_warnings(path: Path) -> tuple[str, ...]:

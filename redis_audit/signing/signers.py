@@ -67,9 +67,7 @@ class LocalSigner:
 class KmsClient(Protocol):
     """The two calls KmsSigner needs from a boto3 KMS client (a fake in tests)."""
 
-    def sign(
-        self, *, KeyId: str, Message: bytes, MessageType: str, SigningAlgorithm: str
-    ) -> Mapping[str, Any]: ...
+    def sign(self, *, KeyId: str, Message: bytes, MessageType: str, SigningAlgorithm: str) -> Mapping[str, Any]: ...
 
     def get_public_key(self, *, KeyId: str) -> Mapping[str, Any]: ...
 

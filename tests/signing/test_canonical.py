@@ -23,9 +23,7 @@ def test_known_jcs_output_computed_by_hand() -> None:
         "😀": 0,
         "ﬁ": 9007199254740992,
     }
-    expected = (
-        '{"A":"line\\nbreak\\ttab\\u0001\\"\\\\","a":[1,-2,true,null],"é":"ü","😀":0,"ﬁ":9007199254740992}'
-    )
+    expected = '{"A":"line\\nbreak\\ttab\\u0001\\"\\\\","a":[1,-2,true,null],"é":"ü","😀":0,"ﬁ":9007199254740992}'
     assert canonical_bytes(value) == expected.encode("utf-8")
 
 

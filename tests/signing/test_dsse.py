@@ -18,9 +18,7 @@ SPEC_TYPE = "http://example.com/HelloWorld"
 SPEC_X = 46950820868899156662930047687818585632848591499744589407958293238635476079160
 SPEC_Y = 5640078356564379163099075877009565129882514886557779369047442380624545832820
 SPEC_D = 97358161215184420915383655311931858321456579547487070936769975997791359926199
-SPEC_SIGNATURE_RAW = (
-    "A3JqsQGtVsJ2O2xqrI5IcnXip5GToJ3F+FnZ+O88SjtR6rDAajabZKciJTfUiHqJPcIAriEGAHTVeCUjW2JIZA=="
-)
+SPEC_SIGNATURE_RAW = "A3JqsQGtVsJ2O2xqrI5IcnXip5GToJ3F+FnZ+O88SjtR6rDAajabZKciJTfUiHqJPcIAriEGAHTVeCUjW2JIZA=="
 
 
 def test_pae_matches_the_spec_vector() -> None:
@@ -43,9 +41,7 @@ def test_the_spec_signature_verifies_once_converted_to_der() -> None:
 
 def test_a_local_p256_signer_reproduces_the_spec_signature_deterministically() -> None:
     private_key = ec.derive_private_key(SPEC_D, ec.SECP256R1())
-    der = private_key.sign(
-        pae(SPEC_TYPE, b"hello world"), ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
-    )
+    der = private_key.sign(pae(SPEC_TYPE, b"hello world"), ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
     r, s = decode_dss_signature(der)
     assert base64.b64encode(r.to_bytes(32) + s.to_bytes(32)).decode() == SPEC_SIGNATURE_RAW
 
@@ -61,9 +57,7 @@ def test_envelope_round_trip_with_two_signers(ed_signer: LocalSigner, p256_signe
 
 def test_keyid_is_only_a_hint(ed_signer: LocalSigner) -> None:
     envelope = sign_envelope(b"x", "t", [ed_signer])
-    misleading = Envelope(
-        envelope.payload, envelope.payload_type, (Signature("wrong", envelope.signatures[0].sig),)
-    )
+    misleading = Envelope(envelope.payload, envelope.payload_type, (Signature("wrong", envelope.signatures[0].sig),))
     assert verified_keyids(misleading, [Verifier(ed_signer.public_key())]) == (ed_signer.keyid,)
 
 

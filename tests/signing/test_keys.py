@@ -67,9 +67,7 @@ def test_a_private_key_readable_by_others_warns(tmp_path: Path, caplog: pytest.L
 
 def test_file_prefix_and_plain_path_give_the_same_signer(tmp_path: Path) -> None:
     paths = generate_keypair(tmp_path, "p256")
-    assert (
-        signer_from_spec(f"file:{paths.private_key}").keyid == signer_from_spec(str(paths.private_key)).keyid
-    )
+    assert signer_from_spec(f"file:{paths.private_key}").keyid == signer_from_spec(str(paths.private_key)).keyid
 
 
 def test_errors_name_the_file_and_never_show_key_material(tmp_path: Path) -> None:

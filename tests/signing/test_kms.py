@@ -119,9 +119,7 @@ class FakeKms:
             "PublicKey": spki_der(self.private_key.public_key()),
         }
 
-    def sign(
-        self, *, KeyId: str, Message: bytes, MessageType: str, SigningAlgorithm: str
-    ) -> Mapping[str, Any]:
+    def sign(self, *, KeyId: str, Message: bytes, MessageType: str, SigningAlgorithm: str) -> Mapping[str, Any]:
         assert SigningAlgorithm == "ECDSA_SHA_256"
         self.calls.append((MessageType, len(Message)))
         if MessageType == "DIGEST":
