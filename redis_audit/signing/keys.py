@@ -131,7 +131,10 @@ class KeyPairPaths:
 def generate_keypair(out_dir: Path, algorithm: Algorithm = "ed25519") -> KeyPairPaths:
     """Write a new private key (mode 0600 from creation) and its public key; never overwrite."""
     private_key = _new_private_key(algorithm)
-    out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise KeyFileError(f"{out_dir}: cannot create the key directory ({exc.strerror})") from None
     paths = KeyPairPaths(out_dir / PRIVATE_KEY_FILE, out_dir / PUBLIC_KEY_FILE)
     for path in (paths.private_key, paths.public_key):
         if path.exists() or path.is_symlink():
@@ -163,6 +166,8 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except FileExistsError:
         raise KeyFileError(f"{path} already exists; refusing to overwrite a key") from None
+    except OSError as exc:
+        raise KeyFileError(f"{path}: cannot create ({exc.strerror})") from None
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
 

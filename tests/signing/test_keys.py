@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from redis_audit.exitcodes import UsageError
 from redis_audit.signing.errors import KeyFileError
 from redis_audit.signing.keys import (
     Verifier,
@@ -102,3 +103,15 @@ def test_unsupported_key_types_are_refused(tmp_path: Path) -> None:
 def test_missing_key_file_is_a_one_line_usage_error(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError, match="cannot read key file"):
         signer_from_spec(str(tmp_path / "absent.pem"))
+
+
+def test_an_out_dir_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(KeyFileError, match="cannot create the key directory"):
+        generate_keypair(tmp_path / "file")
+
+
+@pytest.mark.parametrize("spec", ["", "file:", "kms:"])
+def test_empty_signer_specs_are_usage_errors(spec: str) -> None:
+    with pytest.raises(UsageError):
+        signer_from_spec(spec)
