@@ -9,8 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from redis_audit.jsonvalue import JsonObject
-from redis_audit.signing.dsse import INTOTO_PAYLOAD_TYPE, sign_envelope
-from redis_audit.signing.intoto import build_statement
+from redis_audit.signing.sign import sign_report as sign_report_envelope
 from redis_audit.signing.signers import LocalSigner, Signer
 
 TARGET_NAME = "redis://payments-cache-prod"
@@ -25,12 +24,7 @@ def small_report(valid_until: str = "2099-01-01T00:00:00Z") -> JsonObject:
 
 
 def sign_report(report: JsonObject, signers: Sequence[Signer], name: str = TARGET_NAME) -> bytes:
-    target = report["target"]
-    assert isinstance(target, dict)
-    fingerprint = target["fingerprint"]
-    assert isinstance(fingerprint, dict)
-    statement = build_statement(name, fingerprint, copy.deepcopy(report))
-    return sign_envelope(statement.to_bytes(), INTOTO_PAYLOAD_TYPE, signers).to_bytes()
+    return sign_report_envelope(copy.deepcopy(report), name, signers).to_bytes()
 
 
 @pytest.fixture(scope="session")

@@ -187,3 +187,8 @@ def test_urlsafe_payload_encoding_still_verifies(ed_signer: LocalSigner) -> None
 
 def test_statement_type_constant() -> None:
     assert STATEMENT_TYPE == "https://in-toto.io/Statement/v1"
+
+
+def test_sign_report_needs_the_fingerprint_where_verify_looks_for_it(ed_signer: LocalSigner) -> None:
+    with pytest.raises(ValueError, match=r"report\.target\.fingerprint"):
+        sign_report({"verdict": {}}, [ed_signer])
