@@ -23,3 +23,9 @@ class SigningError(Exception):
 
 class KeyFileError(UsageError):
     """A key file is missing, unreadable, of an unsupported type, or would be overwritten."""
+
+
+def short_repr(value: object) -> str:
+    """A short, printable rendering of an untrusted value for a one-line reason."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.signing.canonical import StrictJsonError, canonical_bytes, loads_strict_object, sha256_hex
-from redis_audit.signing.errors import InvalidReport
+from redis_audit.signing.errors import InvalidReport, short_repr
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 # The major version lives in the URI: a breaking change to the report's shape means .../v2.
@@ -63,7 +63,7 @@ def parse_statement(payload: bytes) -> Statement:
     except StrictJsonError as exc:
         raise InvalidReport(f"payload: {exc}") from None
     if document.get("_type") != STATEMENT_TYPE:
-        raise InvalidReport(f"payload _type is {_show(document.get('_type'))}, expected {STATEMENT_TYPE}")
+        raise InvalidReport(f"payload _type is {short_repr(document.get('_type'))}, expected {STATEMENT_TYPE}")
     predicate_type = document.get("predicateType")
     if not isinstance(predicate_type, str):
         raise InvalidReport("statement has no predicateType")
@@ -87,9 +87,3 @@ def _parse_subject(item: JsonValue, index: int) -> Subject:
     if not isinstance(sha256, str):
         raise InvalidReport(f"subject {index} has no sha256 digest")
     return Subject(name, sha256)
-
-
-def _show(value: JsonValue) -> str:
-    """A short, printable rendering of an untrusted value for a one-line reason."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

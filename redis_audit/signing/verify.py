@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.signing.canonical import sha256_hex
 from redis_audit.signing.dsse import INTOTO_PAYLOAD_TYPE, Envelope, envelope_sha256, verified_keyids
-from redis_audit.signing.errors import InvalidReport
-from redis_audit.signing.intoto import PREDICATE_TYPE, Statement, _show, parse_statement
+from redis_audit.signing.errors import InvalidReport, short_repr
+from redis_audit.signing.intoto import PREDICATE_TYPE, Statement, parse_statement
 from redis_audit.signing.keys import PublicKey, Verifier
 
 # RFC 3339 in UTC with "Z", as in-toto's field types require; fractional seconds allowed.
@@ -55,11 +55,11 @@ def verify_envelope(
     if len(signers) < threshold:
         raise InvalidReport(_signature_reason(len(signers), threshold))
     if envelope.payload_type != INTOTO_PAYLOAD_TYPE:
-        raise InvalidReport(f"payloadType is {_show(envelope.payload_type)}, expected {INTOTO_PAYLOAD_TYPE}")
+        raise InvalidReport(f"payloadType is {short_repr(envelope.payload_type)}, expected {INTOTO_PAYLOAD_TYPE}")
 
     statement = parse_statement(envelope.payload)  # the verified bytes, never the envelope again
     if statement.predicate_type != PREDICATE_TYPE:
-        raise InvalidReport(f"predicateType is {_show(statement.predicate_type)}, expected {PREDICATE_TYPE}")
+        raise InvalidReport(f"predicateType is {short_repr(statement.predicate_type)}, expected {PREDICATE_TYPE}")
     _check_subject(statement, expect_subject_name)
     _check_valid_until(statement.predicate, now)
     if recompute_verdict is not None:
@@ -89,18 +89,18 @@ def _check_subject(statement: Statement, expect_subject_name: str | None) -> Non
         raise InvalidReport("subject digest does not match predicate.target.fingerprint")
     if expect_subject_name is not None and expect_subject_name not in {s.name for s in matching}:
         names = ", ".join(sorted({s.name for s in matching}))
-        raise InvalidReport(f"report is about {_show(names)}, expected {_show(expect_subject_name)}")
+        raise InvalidReport(f"report is about {short_repr(names)}, expected {short_repr(expect_subject_name)}")
 
 
 def _check_valid_until(predicate: JsonObject, now: datetime) -> None:
     verdict = _object_at(predicate, "verdict")
     text = verdict.get("validUntil")
     if not isinstance(text, str) or not _RFC3339_UTC.fullmatch(text):
-        raise InvalidReport(f"verdict.validUntil is {_show(text)}, expected an RFC 3339 UTC time")
+        raise InvalidReport(f"verdict.validUntil is {short_repr(text)}, expected an RFC 3339 UTC time")
     try:
         valid_until = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidReport(f"verdict.validUntil {_show(text)} is not a real time") from None
+        raise InvalidReport(f"verdict.validUntil {short_repr(text)} is not a real time") from None
     if now >= valid_until:
         raise InvalidReport(f"report expired at {text}")
 
@@ -109,7 +109,7 @@ def _check_verdict(predicate: JsonObject, recompute_verdict: VerdictRecomputer) 
     stated = _object_at(predicate, "verdict").get("decision")
     recomputed = recompute_verdict(predicate)
     if stated != recomputed:
-        raise InvalidReport(f"verdict mismatch: report states {_show(stated)}, findings give {recomputed}")
+        raise InvalidReport(f"verdict mismatch: report states {short_repr(stated)}, findings give {recomputed}")
 
 
 def _object_at(document: JsonObject, *path: str) -> JsonObject:
