@@ -18,13 +18,14 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Imported here so that each command module stays independent of the others.
-    from redis_audit.cli import acl, checks, probe, run, sandbox
+    from redis_audit.cli import acl, checks, keys, probe, run, sandbox
 
     cli.add_command(run.run)
     cli.add_command(checks.checks)
     cli.add_command(acl.acl)
     cli.add_command(sandbox.sandbox)
     cli.add_command(probe.probe)
+    cli.add_command(keys.keys)
 
 
 def main(argv: list[str] | None = None) -> int:
