@@ -14,13 +14,19 @@ class ExitCode(IntEnum):
     INVALID_REPORT = 5  # verify: bad signature, unknown key, wrong type, expired, mismatch
 
 
-class UsageError(Exception):
+class AuditError(Exception):
+    """An expected failure: the CLI prints its one-line message and exits with its code."""
+
+    exit_code = ExitCode.USAGE
+
+
+class UsageError(AuditError):
     """Bad input from the user: a one-line message and exit code 2, never a traceback."""
 
     exit_code = ExitCode.USAGE
 
 
-class InconclusiveError(Exception):
+class InconclusiveError(AuditError):
     """The audit could not reach a conclusion (target unreachable, authentication refused)."""
 
     exit_code = ExitCode.INCONCLUSIVE

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from redis_audit import __version__
-from redis_audit.exitcodes import ExitCode, InconclusiveError, UsageError
+from redis_audit.exitcodes import AuditError, ExitCode
+from redis_audit.secret import scrub
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,12 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return int(ExitCode.USAGE)
-    except (UsageError, InconclusiveError) as exc:
-        click.echo(f"redis-audit: error: {exc}", err=True)
+    except AuditError as exc:
+        click.echo(f"redis-audit: error: {scrub(exc)}", err=True)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
+    except Exception as exc:  # a bug: one scrubbed line, no traceback that could carry a secret
+        if os.environ.get("REDIS_AUDIT_DEBUG"):
+            raise
+        click.echo(f"redis-audit: internal error: {type(exc).__name__}: {scrub(exc)} "
+                   "(set REDIS_AUDIT_DEBUG=1 for a traceback)", err=True)
+        return int(ExitCode.INCONCLUSIVE)
     if isinstance(result, int):
         return result
     return int(ExitCode.READY)

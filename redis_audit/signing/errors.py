@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from redis_audit.exitcodes import ExitCode, UsageError
+from redis_audit.exitcodes import AuditError, ExitCode, UsageError
 
 
-class InvalidReport(Exception):
+class InvalidReport(AuditError):
     """`verify` refused an envelope; `reason` is one line, safe to print."""
 
     exit_code = ExitCode.INVALID_REPORT
@@ -15,7 +15,7 @@ class InvalidReport(Exception):
         super().__init__(self.reason)
 
 
-class SigningError(Exception):
+class SigningError(AuditError):
     """Signing could not produce a valid signature (KMS refused, wrong key type...)."""
 
     exit_code = ExitCode.SIGNING_FAILED
