@@ -40,6 +40,8 @@ def collect_snapshot(target: Target, options: AuditOptions) -> Snapshot:
     started = now()
     deadline = Deadline.after(options.deadline_s)
     try:
+        if not target.seeds:  # e.g. the control plane named no endpoint: only deployment facts are collected
+            raise DiscoveryFailed("no data-plane endpoint to connect to")
         topology = discover(target, options.timeouts, deadline)
     except DiscoveryFailed as exc:
         seeds = tuple(Unreachable(a, None, str(exc)) for a in target.seeds)

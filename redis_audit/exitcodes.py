@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     INCONCLUSIVE = 3  # the target could not be reached, or a required check errored
     SIGNING_FAILED = 4
     INVALID_REPORT = 5  # verify: bad signature, unknown key, wrong type, expired, mismatch
+    UPLOAD_FAILED = 6  # run --upload: the report was written locally but not stored in S3
 
 
 class AuditError(Exception):

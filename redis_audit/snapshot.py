@@ -42,11 +42,15 @@ class FactError:
 
     def describe(self) -> str:
         """One line for a SKIP message, naming the permission that would make it possible."""
+        if self.kind is FactErrorKind.DENIED and ":" in self.command:
+            # A cloud API call ("elasticache:DescribeReplicationGroups"): the permission is an IAM action.
+            return f"{self.command} was denied ({self.message}); grant {self.command} to the audit's IAM identity"
         if self.kind is FactErrorKind.DENIED:
             return f"{self.command.upper()} was denied ({self.message}); grant +{self.command} to the auditor user"
         if self.kind is FactErrorKind.UNSUPPORTED:
             return f"{self.command.upper()} is not supported by this server ({self.message})"
-        return f"{self.command.upper()}: {self.kind} ({self.message})"
+        name = self.command if ":" in self.command else self.command.upper()
+        return f"{name}: {self.kind} ({self.message})"
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from redis_audit.exitcodes import UsageError
 from redis_audit.secret import Secret
 from redis_audit.snapshot import TargetInfo
 from redis_audit.topology import Address
+
+if TYPE_CHECKING:
+    from redis_audit.aws.resource import AwsResource
 
 SCHEMES = {
     "redis": ("redis", False),
@@ -58,6 +62,7 @@ class Target:
     sentinel_credentials: Credentials = field(default_factory=Credentials)
     master_name: str | None = None
     name: str | None = None  # a deployment name for the report
+    aws: AwsResource | None = None  # an AWS-managed deployment: its control plane is audited too
 
     def url(self) -> str:
         """The target URL without any credentials."""
@@ -70,13 +75,13 @@ class Target:
     def info(self) -> TargetInfo:
         return TargetInfo(
             url=self.url(),
-            kind=self.kind,
+            kind=str(self.aws.kind) if self.aws else self.kind,
             seeds=tuple(str(a) for a in self.seeds),
             tls=self.tls.enabled,
             tls_verify=self.tls.verify,
             user=self.credentials.user,
             master_name=self.master_name,
-            name=self.name,
+            name=self.name or (self.aws.id if self.aws else None),
         )
 
 

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 import click
 
 from redis_audit.audit import AuditOptions, collect_snapshot, judge_snapshot
-from redis_audit.cli.options import build_target, pop_target_options, target_options
+from redis_audit.cli.aws_options import aws_options, pop_aws_options, resolve_target, upload_if_asked
+from redis_audit.cli.options import pop_target_options, target_options
 from redis_audit.client import Timeouts
 from redis_audit.exitcodes import UsageError
 from redis_audit.output import RenderOptions, renderers
@@ -72,25 +73,27 @@ def summary_line(report: Report) -> str:
 @click.option("--save-snapshot", type=click.Path(path_type=Path), help="Also write the collected facts here.")
 @click.option("--from-snapshot", type=click.Path(path_type=Path), help="Judge a saved snapshot; no network.")
 @click.option("--only-attention", is_flag=True, help="Hide PASS rows in the table.")
+@aws_options
 def run(target: str | None, profile: Path | None, output_format: str, output: Path | None, deadline: float,
         connect_timeout: float, command_timeout: float, save_snapshot: Path | None, from_snapshot: Path | None,
         only_attention: bool, **kwargs: Any) -> int:
-    """Audit TARGET (redis://, rediss://, redis+sentinel://HOST:PORT,.../MASTER) and print the verdict."""
+    """Audit TARGET (redis://, rediss://, redis+sentinel://HOST:PORT,.../MASTER), or an AWS-managed
+    deployment (--aws-replication-group, --aws-serverless-cache, --memorydb-cluster), and print the verdict."""
     target_opts = pop_target_options(kwargs)
+    aws_opts = pop_aws_options(kwargs, output)
     loaded_profile = load_profile(profile)
     if from_snapshot is not None:
         if target:
             raise UsageError("give either TARGET or --from-snapshot, not both")
         snapshot = _load_snapshot(from_snapshot)
     else:
-        if not target:
-            raise UsageError("missing TARGET (or --from-snapshot FILE)")
         options = AuditOptions(loaded_profile, deadline, Timeouts(connect_timeout, command_timeout))
-        snapshot = collect_snapshot(build_target(target, target_opts), options)
+        snapshot = collect_snapshot(resolve_target(target, target_opts, aws_opts), options)
     if save_snapshot is not None:
         snapshot.save(save_snapshot)
     report = judge_snapshot(snapshot, loaded_profile)
     write_report(report, output_format, output, only_attention)
+    upload_if_asked(aws_opts, output, report)
     if report.verdict.incomplete:
         for reason in report.verdict.reasons:
             click.echo(f"redis-audit: incomplete: {reason}", err=True)

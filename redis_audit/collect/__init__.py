@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from redis_audit.aws.collector import AwsControlPlaneCollector
 from redis_audit.collect.acl import AclCollector
 from redis_audit.collect.base import Collector, DeploymentCollector
 from redis_audit.collect.probes import PlaintextProbe, UnauthenticatedProbe
@@ -26,4 +27,4 @@ def node_collectors() -> list[Collector]:
 
 def deployment_collectors() -> list[DeploymentCollector]:
     """Run-wide collectors (control plane, probes from this host)."""
-    return []
+    return [AwsControlPlaneCollector()]
