@@ -8,6 +8,7 @@ from redis_audit.check import CheckContext, Scope
 from redis_audit.model import Finding, Severity
 from redis_audit.topology import DeploymentKind
 
+from ._aws import is_aws
 from .pack import PACK
 
 
@@ -43,7 +44,8 @@ def replicas_and_failover(ctx: CheckContext) -> Iterator[Finding]:
         else:
             yield ctx.passed(str(primary.address), f"primary has {len(replicas)} replicas", observed=observed,
                              expected={"replicas": f">= {wanted}"})
-    automated = topology.kind in (DeploymentKind.SENTINEL, DeploymentKind.CLUSTER)
+    # A managed service (ElastiCache, MemoryDB) fails over itself: HA-004 judges it from the control plane.
+    automated = topology.kind in (DeploymentKind.SENTINEL, DeploymentKind.CLUSTER) or is_aws(ctx.snapshot)
     if ctx.profile.ha.require_sentinel_or_cluster and not automated:
         yield ctx.failed(ctx.deployment, f"deployment is {topology.kind}: no automated failover",
                          observed=str(topology.kind), expected="sentinel or cluster")

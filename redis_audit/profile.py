@@ -74,6 +74,33 @@ class ClientSection:
 
 
 @dataclass(frozen=True)
+class AwsSection:
+    """AWS-managed deployments (ElastiCache, Serverless, MemoryDB): what the control plane must show.
+
+    Alarm thresholds are the loosest acceptable: an alarm on the metric must fire at or below them.
+    Defaults follow the rollout's rollback triggers: memory at 80% of the cap, any eviction (an
+    eviction silently resets limiter counters), replication lag over 10 s (min-replicas-max-lag),
+    engine CPU at 80%, 80% of ElastiCache's 65 000 connection limit, and a handful of failed AUTHs.
+    """
+
+    approved_kms_key_ids: tuple[str, ...] = ()  # key ids or ARNs; empty: any customer-managed key
+    require_customer_managed_key: bool = True  # an AWS-owned/-managed at-rest key is a WARN
+    min_snapshot_retention_days: int = 7  # PERS-004 (Prowler's default; Security Hub asks for 1)
+    secret_max_age_days: int = 90  # SECRET-002 (Security Hub SecretsManager.1 / Config default)
+    min_engine_version: str = "7.0"  # SEC-002: below it WARN; below 6.0 (no ACL) FAIL
+    min_reserved_memory_pct: int = 25  # MEM-002: ElastiCache reserved-memory-percent
+    required_alarms: tuple[str, ...] = (
+        "memory", "evictions", "replication_lag", "cpu", "connections", "auth_failures",
+    )
+    alarm_memory_pct: int = 80
+    alarm_evictions: int = 0
+    alarm_replication_lag_s: int = 10
+    alarm_cpu_pct: int = 80
+    alarm_connections: int = 52000
+    alarm_auth_failures: int = 5
+
+
+@dataclass(frozen=True)
 class Profile:
     general: GeneralSection = field(default_factory=GeneralSection)
     memory: MemorySection = field(default_factory=MemorySection)
@@ -81,6 +108,7 @@ class Profile:
     security: SecuritySection = field(default_factory=SecuritySection)
     latency: LatencySection = field(default_factory=LatencySection)
     client: ClientSection = field(default_factory=ClientSection)
+    aws: AwsSection = field(default_factory=AwsSection)
 
     @property
     def name(self) -> str:
@@ -181,6 +209,13 @@ def _validate(profile: Profile, source: str) -> None:
     for check_id, name in profile.general.severity_overrides.items():
         if name not in severities:
             raise ProfileError(f"{source}: general.severity_overrides.{check_id}: unknown severity {name!r}")
+    alarm_kinds = {"memory", "evictions", "replication_lag", "cpu", "connections", "auth_failures"}
+    for name in profile.aws.required_alarms:
+        if name not in alarm_kinds:
+            raise ProfileError(f"{source}: aws.required_alarms: unknown alarm {name!r} "
+                               f"(known: {', '.join(sorted(alarm_kinds))})")
+    if not all(p.isdigit() for p in profile.aws.min_engine_version.split(".")):
+        raise ProfileError(f"{source}: aws.min_engine_version: expected a version like '7.0'")
     if profile.general.validity_days < 1:
         raise ProfileError(f"{source}: general.validity_days: must be at least 1")
     for section in dataclasses.fields(profile):
