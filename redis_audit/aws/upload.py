@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis_audit.aws.clients import AwsApi, AwsCallFailed
-from redis_audit.exitcodes import ExitCode, InconclusiveError, UsageError
+from redis_audit.exitcodes import AuditError, ExitCode, UsageError
 
 
-class UploadFailed(InconclusiveError):
+class UploadFailed(AuditError):
     """The report was written but could not be stored: one line, exit code 6."""
 
     exit_code = ExitCode.UPLOAD_FAILED
