@@ -28,6 +28,17 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 
 
+@pytest.fixture
+def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto for every API it supports. moto intercepts by AWS hostname, so the unroutable endpoint is
+    lifted here; inside mock_aws every AWS request is answered by moto (or refused), never sent."""
+    from moto import mock_aws
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    with mock_aws():
+        yield
+
+
 class Routed:
     """A client whose listed methods go to a Stubber-backed client (APIs moto lacks), the rest to moto."""
 
@@ -74,7 +85,7 @@ class StubbedApi(AwsApi):
 
 
 @pytest.fixture
-def api() -> Iterator[StubbedApi]:
+def api(fake_aws: None) -> Iterator[StubbedApi]:
     made = StubbedApi()
     yield made
     for stubber in made.stubbers.values():
