@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from redis_audit.judge import judge
 from redis_audit.profile import Profile
 from redis_audit.registry import all_checks, discover_packs
-from redis_audit.judge import judge
 from redis_audit.snapshot import Fact, FactError, FactErrorKind, Snapshot, TargetInfo
 from redis_audit.topology import DeploymentKind, Topology
 
@@ -79,7 +79,7 @@ def statuses(snapshot: Snapshot, check_id: str, profile: Profile | None = None) 
     checks = [c for c in all_checks(discover_packs()) if c.id == check_id]
     results = judge(snapshot, profile or Profile(), checks)
     return [str(r.finding.status) for r in results if r.finding.resource != "deployment"
-            or "no reachable" not in r.finding.message and "no primary" not in r.finding.message]
+            or ("no reachable" not in r.finding.message and "no primary" not in r.finding.message)]
 
 
 DENIED = FactError(FactErrorKind.DENIED, "elasticache:DescribeReplicationGroups", "AccessDenied")
