@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -30,7 +30,7 @@ class Deadline:
 def node_failure(node: SandboxNode, what: str) -> SandboxError:
     """An error naming the node and quoting the end of its logs: that is where the cause is."""
     logs = log_tail(node.log_file, node.dir / "stdio.log")
-    return SandboxError(f"{node.name} ({node.address}, pid {node.pid}): {what}\n{logs}")
+    return SandboxError(f"{node.name} ({node.address}, pid {node.pid}, log {node.log_file}): {what}\n{logs}")
 
 
 def wait_until(
