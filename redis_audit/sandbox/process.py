@@ -71,6 +71,7 @@ def is_alive(pid: int, started_at: int | None = None) -> bool:
     with contextlib.suppress(OSError):
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
         if state in ("Z", "X"):
+            _reap(pid)  # it died after the first reap attempt
             return False
     return True
 
