@@ -47,17 +47,24 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])  # field 22 overall
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit status if `pid` is our child, so it does not linger as a zombie."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+def _reap(pid: int) -> bool | None:
+    """Collect the exit status if `pid` is our child, so it does not linger as a zombie.
+
+    True: reaped (gone). False: our child, still running or still exiting. None: not our child.
+    """
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return done == pid
 
 
 def is_alive(pid: int, started_at: int | None = None) -> bool:
     """Whether this exact process (not a later one that reused the PID) still runs."""
     if pid <= 0:
         return False  # not started; and kill(0) would signal our own process group
-    _reap(pid)
+    if _reap(pid):
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -71,8 +78,9 @@ def is_alive(pid: int, started_at: int | None = None) -> bool:
     with contextlib.suppress(OSError):
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
         if state in ("Z", "X"):
-            _reap(pid)  # it died after the first reap attempt
-            return False
+            # A zombie of ours is reaped once its last thread has exited: until then it counts
+            # as alive so that the caller polls again. Someone else's zombie is simply dead.
+            return _reap(pid) is False
     return True
 
 
