@@ -70,9 +70,7 @@ def server_binary(engine: Engine) -> ServerBinary:
     """Find the binary and read its version (`redis-server --version`)."""
     path = find_server_binary(engine)
     try:
-        out = subprocess.run(
-            [str(path), "--version"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SandboxError(f"could not run {path} --version: {exc}") from exc
     match = _VERSION.search(out)

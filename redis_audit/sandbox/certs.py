@@ -121,9 +121,7 @@ def make_certificate(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
             critical=False,
         )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), critical=False)
         .sign(ca.key, hashes.SHA256())
     )
     return IssuedCertificate(cert, key)
@@ -156,9 +154,7 @@ def create_tls_files(directory: Path) -> TlsFiles:
     )
     write_ca(ca, files.ca_file, directory / "ca.key")
     make_certificate(ca).write(files.server_cert_file, files.server_key_file)
-    make_certificate(ca, common_name="redis-audit sandbox client").write(
-        files.client_cert_file, files.client_key_file
-    )
+    make_certificate(ca, common_name="redis-audit sandbox client").write(files.client_cert_file, files.client_key_file)
     return files
 
 

@@ -84,9 +84,7 @@ def sentinel_acl_lines(settings: ServerSettings) -> list[str]:
         "auditor": " ".join(auditor_acl_rule(settings.version, sentinel=True)),
         "peer": SENTINEL_PEER_RULE,
     }
-    return [f"user default {DISABLED_DEFAULT_RULE}"] + [
-        _user_line(u, pw[u], rules[u]) for u in SENTINEL_USERS
-    ]
+    return [f"user default {DISABLED_DEFAULT_RULE}"] + [_user_line(u, pw[u], rules[u]) for u in SENTINEL_USERS]
 
 
 def _quote(value: str | Path) -> str:
@@ -167,9 +165,7 @@ def data_node_config(
     return lines
 
 
-def sentinel_config(
-    settings: ServerSettings, listener: Listener, node_dir: Path, *, primary: Listener
-) -> list[str]:
+def sentinel_config(settings: ServerSettings, listener: Listener, node_dir: Path, *, primary: Listener) -> list[str]:
     spec = settings.spec
     name = spec.master_name
     quorum = spec.sentinels // 2 + 1

@@ -132,9 +132,7 @@ class Sandbox:
                 Path(data["binary"]),
             )
         except FileNotFoundError:
-            raise SandboxError(
-                f"no sandbox in {state_dir} (no {STATE_FILE}); start one with `sandbox up`"
-            ) from None
+            raise SandboxError(f"no sandbox in {state_dir} (no {STATE_FILE}); start one with `sandbox up`") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise SandboxError(f"cannot read the sandbox state {path}: {exc}") from exc
 
@@ -325,9 +323,7 @@ def _target_url(spec: SandboxSpec, plans: list[NodePlan]) -> str:
 def _port_race(sandbox: Sandbox, exc: SandboxError) -> bool:
     if "Address already in use" in str(exc):
         return True
-    return any(
-        "Address already in use" in log_tail(n.log_file, n.dir / "stdio.log") for n in sandbox.info.nodes
-    )
+    return any("Address already in use" in log_tail(n.log_file, n.dir / "stdio.log") for n in sandbox.info.nodes)
 
 
 def _remove_owned(state_dir: Path) -> None:

@@ -77,4 +77,4 @@ def info_field(client: redis.Redis, section: str, key: str) -> str | None:
 
 def command(client: redis.Redis, *args: str | int) -> Any:
     """A raw command: no redis-py response callback, so the reply has the server's own shape."""
-    return client.execute_command(*args)  # type: ignore[no-untyped-call]
+    return client.execute_command(*args)

@@ -59,9 +59,7 @@ def plan_nodes(spec: SandboxSpec) -> list[NodePlan]:
             plans.append(NodePlan(f"replica-{shard}-{r}", "replica", shard, replica, upstream))
     for s in range(sentinels):
         plans.append(
-            NodePlan(
-                f"sentinel-{s}", "sentinel", None, listener(len(plans), sentinel_ports[s]), plans[0].listener
-            )
+            NodePlan(f"sentinel-{s}", "sentinel", None, listener(len(plans), sentinel_ports[s]), plans[0].listener)
         )
     return plans
 
@@ -147,9 +145,7 @@ def _build_cluster(
     for index, node in enumerate(nodes):
         pipe = clients[node.name].pipeline(transaction=False)
         for other in nodes[index + 1 :]:
-            pipe.execute_command(  # type: ignore[no-untyped-call]
-                "CLUSTER", "MEET", other.host, other.port
-            )
+            pipe.execute_command("CLUSTER", "MEET", other.host, other.port)
         pipe.execute()
 
     def knows_everyone(node: SandboxNode) -> str | None:
