@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -101,3 +103,17 @@ def test_valkey_comes_up(sandboxes: SandboxPool, topology: str) -> None:
     if topology == "sentinel":
         _assert_replication_healthy(sb, spec.replicas)
         _assert_sentinels_healthy(sb, spec)
+
+
+@pytest.mark.slow
+def test_thirty_node_cluster_comes_up(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    # The benchmark audits a 30-node cluster: it must start, and start in seconds.
+    started = time.monotonic()
+    sb = fresh_sandbox(SandboxSpec(topology="cluster", cluster_primaries=15, cluster_replicas=1))
+    assert time.monotonic() - started < 30
+    assert len(sb.info.nodes) == 30
+    seed = sb.info.nodes[0]
+    assert sb.info.target_url == f"redis://127.0.0.1:{seed.port}"
+    with sb.admin_client(seed) as client:
+        info = str(command(client, "CLUSTER", "INFO"))
+    assert "cluster_state:ok" in info and "cluster_known_nodes:30" in info
