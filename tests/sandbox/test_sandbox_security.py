@@ -10,12 +10,15 @@ import stat
 import pytest
 import redis
 from conftest import SandboxPool
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from redis_audit.sandbox import SandboxError, SandboxSpec
 
 
 def _plain_client(port: int) -> redis.Redis:
-    return redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2)
+    # No retries: a refused AUTH is the expected answer, not something to back off and retry.
+    return redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
 
 
 def _raw_ping(port: int) -> bytes:
