@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import atexit
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -92,3 +94,18 @@ def fresh_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
     finally:
         for sandbox in started:
             stop_tracked(sandbox)
+
+
+THIRD_PARTY_PACK = Path(__file__).parent / "fixtures" / "thirdparty_pack"
+
+
+@pytest.fixture(scope="session")
+def plugin_path(tmp_path_factory):
+    """The third-party pack, installed (not editable) into its own folder."""
+    target = tmp_path_factory.mktemp("plugin-site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
+         str(target), str(THIRD_PARTY_PACK)],
+        check=True, capture_output=True,
+    )
+    return target

@@ -12,7 +12,6 @@ from redis_audit.check import CheckPack, Scope
 from redis_audit.model import Severity
 from redis_audit.registry import LoadedPack, RegistryError, all_checks, discover_packs
 
-FIXTURE = Path(__file__).parent / "fixtures" / "thirdparty_pack"
 META = dict(title="t", severity=Severity.LOW, category="c", verifies="v", risk="r", remediation="m",
             scope=Scope.DEPLOYMENT)
 
@@ -41,18 +40,6 @@ def test_extending_an_unknown_check_is_an_error():
     pack.extend("X-NONE-001", applies=lambda snap: True)(lambda ctx: iter(()))
     with pytest.raises(RegistryError, match="extends check X-NONE-001"):
         all_checks([LoadedPack(pack, "ext", "1", "ext")])
-
-
-@pytest.fixture(scope="session")
-def plugin_path(tmp_path_factory):
-    """The third-party pack, installed (not editable) into its own folder."""
-    target = tmp_path_factory.mktemp("plugin-site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target",
-         str(target), str(FIXTURE)],
-        check=True, capture_output=True,
-    )
-    return target
 
 
 def cli(plugin: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -20,9 +20,10 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Imported here so that each command module stays independent of the others.
-    from redis_audit.cli import acl, checks, keys, probe, run, sandbox
+    from redis_audit.cli import acl, checks, demo, keys, probe, run, sandbox
 
     cli.add_command(run.run)
+    cli.add_command(demo.demo)
     cli.add_command(checks.checks)
     cli.add_command(acl.acl)
     cli.add_command(sandbox.sandbox)

@@ -10,6 +10,7 @@ from redis.exceptions import ResponseError as RedisResponseError
 
 from redis_audit.client import open_client
 from redis_audit.collect.base import CollectContext, NodeSession, classify_error
+from redis_audit.collect.parse import parse_info
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.snapshot import Fact
 from redis_audit.target import Credentials, TlsOptions
@@ -67,14 +68,21 @@ class PlaintextProbe:
 
     @staticmethod
     def _plaintext_port(session: NodeSession) -> int | None:
-        """The plaintext port the node is configured with (INFO tcp_port), if any."""
+        """The plaintext port the node listens on besides its TLS port, if any.
+
+        CONFIG GET port is exact; INFO tcp_port is the fallback, and on a TLS-only server it
+        reports the TLS port itself, which is not a plaintext port.
+        """
+        port: int | None = None
         try:
-            info = session.client.execute_command("INFO", "server")
-        except Exception as exc:
-            _ = classify_error(exc, "info")
+            reply = session.client.execute_command("CONFIG", "GET", "port")
+            port = int(reply[1]) if isinstance(reply, list) and len(reply) == 2 else None
+        except Exception:
+            try:
+                info = parse_info(str(session.client.execute_command("INFO", "server")))
+                port = int(info.get("server", {}).get("tcp_port", "0") or 0)
+            except Exception:
+                return None
+        if not port or port == session.node.address.port:
             return None
-        for line in str(info).splitlines():
-            if line.startswith("tcp_port:"):
-                value = line.split(":", 1)[1].strip()
-                return int(value) if value.isdigit() and int(value) > 0 else None
-        return None
+        return port

@@ -11,6 +11,7 @@ from redis_audit.sandbox.binaries import find_server_binary
 from redis_audit.sandbox.certs import make_certificate
 from redis_audit.sandbox.core import Sandbox
 from redis_audit.sandbox.model import SandboxError, SandboxInfo, SandboxNode, SandboxSpec
+from redis_audit.sandbox.target import sandbox_target
 
 __all__ = [
     "Sandbox",
@@ -20,4 +21,5 @@ __all__ = [
     "SandboxSpec",
     "find_server_binary",
     "make_certificate",
+    "sandbox_target",
 ]

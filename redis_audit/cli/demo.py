@@ -1,0 +1,55 @@
+"""`redis-audit demo`: sandbox up, audit, sandbox down — one command for a newcomer's first run."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from redis_audit.audit import AuditOptions, run_audit
+from redis_audit.cli.run import format_option, render_report, write_text
+from redis_audit.exitcodes import UsageError
+from redis_audit.profile import load_profile
+from redis_audit.sandbox import Sandbox, SandboxError, SandboxSpec, sandbox_target
+from redis_audit.verdict import exit_code
+
+DEFAULT_REPORT = Path("redis-audit-report.json")
+
+
+@click.command()
+@click.option("--topology", type=click.Choice(["standalone", "replicated", "sentinel", "cluster"]),
+              default="sentinel", show_default=True)
+@click.option("--preset", type=click.Choice(["good", "bad"]), default="good", show_default=True,
+              help="good: production-like; bad: looks like a default install.")
+@click.option("--engine", type=click.Choice(["redis", "valkey"]), default="redis", show_default=True)
+@click.option("--tls/--no-tls", default=None, help="Default: TLS for redis, none for valkey (its wheel lacks TLS).")
+@click.option("--profile", type=click.Path(path_type=Path), help="Profile TOML (default: the rollout's numbers).")
+@format_option()
+@click.option("--output", type=click.Path(path_type=Path), default=DEFAULT_REPORT, show_default=True,
+              help="Where to write the JSON report.")
+def demo(topology: str, preset: str, engine: str, tls: bool | None, profile: Path | None, output_format: str,
+         output: Path) -> int:
+    """Start a local sandbox, audit it, print the verdict, write the report, stop the sandbox."""
+    loaded_profile = load_profile(profile)
+    spec = SandboxSpec(topology=topology, tls=(engine == "redis") if tls is None else tls,  # type: ignore[arg-type]
+                       preset=preset, engine=engine)  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory(prefix="redis-audit-demo-") as state:
+        click.echo(f"Starting a {preset} {topology} sandbox ({engine}{', TLS' if spec.tls else ''})...", err=True)
+        try:
+            sandbox = Sandbox.up(spec, Path(state))
+        except SandboxError as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            click.echo(f"Auditing {sandbox.info.target_url} as {sandbox.info.auditor_user or 'default'}...",
+                       err=True)
+            report = run_audit(sandbox_target(sandbox, name=f"sandbox-{topology}-{preset}"),
+                               AuditOptions(loaded_profile))
+        finally:
+            sandbox.down()
+            click.echo("Sandbox stopped.", err=True)
+    click.echo(render_report(report, output_format, tty=sys.stdout.isatty()), nl=False)
+    write_text(output, render_report(report, "json"))
+    click.echo(f"Report written to {output}")
+    return int(exit_code(report.verdict.decision))
