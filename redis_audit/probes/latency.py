@@ -517,15 +517,18 @@ def run_latency_probe(address: Address, *, tls: TlsOptions, credentials: Credent
         before = _safe_server_view(control)
         workers: list[_Worker] = []
         skipped: dict[str, str] = {}
+        noscript: dict[str, int] = {}
         try:
             for index in range(config.connections):
                 conn, timing = target.connect()
                 setup.record(timing)
                 if index == 0:
-                    skipped = _preflight(conn, target)
+                    skipped, noscript = _preflight(conn, target)
                 workers.append(_Worker(index, conn, target, [], 0, setup))
             commands = [c for c in config.commands if c not in skipped]
             result_commands, scheduler, elapsed = _sample(workers, target, commands, setup)
+            for name, count in noscript.items():
+                result_commands[name].noscript += count
         finally:
             for worker in workers:
                 worker._drop()
@@ -580,17 +583,21 @@ def _sample(workers: list[_Worker], target: _Target, commands: list[str],
     return out, scheduler, elapsed
 
 
-def _preflight(conn: ProbeConnection, target: _Target) -> dict[str, str]:
-    """Run each command once (warm-up, script load); leave out those the server refuses outright."""
+def _preflight(conn: ProbeConnection, target: _Target) -> tuple[dict[str, str], dict[str, int]]:
+    """Run each command once (warm-up, script load): the commands the server refuses outright, and
+    the NOSCRIPT fallbacks this took (an EVALSHA after a failover or restart meets an empty cache)."""
     skipped: dict[str, str] = {}
+    noscript: dict[str, int] = {}
     for command in target.config.commands:
+        stats = CommandStats()
         try:
-            _execute(conn, command, target, CommandStats())
+            _execute(conn, command, target, stats)
         except RespError as exc:
             message = scrub(exc)
             if message.startswith(("NOPERM", "ERR unknown command", "MOVED", "CROSSSLOT", "READONLY")):
                 skipped[command] = message
-    return skipped
+        noscript[command] = stats.noscript
+    return skipped, noscript
 
 
 def _safe_server_view(conn: ProbeConnection) -> dict[str, dict[str, str]] | str:
