@@ -7,9 +7,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from judging import run_check, snapshot, statuses  # noqa: E402
+from judging import run_check, snapshot, statuses
 
-from redis_audit.probes.histogram import Histogram  # noqa: E402
+from redis_audit.probes.histogram import Histogram
 
 NODE = "10.0.0.1:6379"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from judging import run_check, snapshot, statuses  # noqa: E402
+from judging import run_check, snapshot, statuses
 
 NODE = "10.0.0.1:6379"
 

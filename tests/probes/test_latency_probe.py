@@ -6,6 +6,8 @@ import threading
 import time
 
 import pytest
+from delayproxy import DelayProxy
+from judging import run_check, snapshot, statuses
 
 from redis_audit.guard import LATENCY_PROBE, READ_ONLY, CommandNotAllowed
 from redis_audit.probes.latency import ProbeConfig, ProbeConfigError, run_latency_probe
@@ -13,8 +15,6 @@ from redis_audit.probes.results import probe_config, result_document
 from redis_audit.profile import profile_from_mapping
 from redis_audit.target import Credentials, TlsOptions
 from redis_audit.topology import Address
-from judging import run_check, snapshot, statuses
-from delayproxy import DelayProxy
 
 
 def probe(port: int, **config: object):
