@@ -79,7 +79,8 @@ def run(port: int, admin: redis.Redis, seconds: float) -> None:
     print("| method | n | P50 µs | P99 µs | P50 ratio to redis-benchmark |")
     print("|---|---|---|---|---|")
     bench_p50, bench_p99 = redis_benchmark_p50_us(port, 20_000)
-    print(f"| redis-benchmark -c 1 -P 1 -n 20000 -t ping (tight loop) | 20000 | {bench_p50:.0f} | {bench_p99:.0f} | 1.00 |")
+    print(f"| redis-benchmark -c 1 -P 1 -n 20000 -t ping (tight loop) | 20000 | {bench_p50:.0f} | "
+          f"{bench_p99:.0f} | 1.00 |")
     for rate in (10_000, 5_000, 1_000, 200):
         result = probe(port, rate_hz=rate, duration_ms=duration_ms)
         h = result.commands["ping"].response
@@ -99,7 +100,7 @@ def run(port: int, admin: redis.Redis, seconds: float) -> None:
     for closed in (False, True):
         stop = threading.Event()
 
-        def staller() -> None:
+        def staller(stop: threading.Event = stop) -> None:
             while not stop.wait(1.0):
                 admin.execute_command("DEBUG", "SLEEP", "0.05")
 
