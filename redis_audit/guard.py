@@ -109,6 +109,16 @@ class CommandPolicy:
 
 READ_ONLY = CommandPolicy.of("read-only", DATA_NODE_READ_COMMANDS, SENTINEL_READ_COMMANDS)
 
+# The latency probe (probes/latency.py) also times GET of its own reserved key, which reads nothing
+# of the application's: GET is kept off READ_ONLY, so the auditor's ACL never needs to read values.
+LATENCY_PROBE = CommandPolicy.of("latency-probe", DATA_NODE_READ_COMMANDS, extra=("get",))
+# With `[latency] allow_writes = true` only: SET of the probe key (with a TTL) and a limiter-like
+# script on it; EVAL and SCRIPT LOAD because the script cache is not replicated (NOSCRIPT after a
+# failover). These are the only writes the probe can make.
+LATENCY_PROBE_WRITES = CommandPolicy.of(
+    "latency-probe-writes", DATA_NODE_READ_COMMANDS, extra=("get", "set", "evalsha", "eval", "script|load")
+)
+
 
 class GuardedPacker:
     """Wraps redis-py's command packer: refuses a command before it is encoded."""

@@ -21,6 +21,8 @@ from redis_audit.exitcodes import UsageError
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Severity
 
+RETRY_BACKOFFS = ("none", "constant", "exponential")
+
 
 class ProfileError(UsageError):
     """A profile file that cannot be used: one line naming file, key and reason."""
@@ -61,7 +63,20 @@ class SecuritySection:
 
 @dataclass(frozen=True)
 class LatencySection:
-    p95_ms: int = 10  # Redis P95 from the app pods
+    p95_ms: int = 10  # Redis P95 from the app pods (LAT-001); also the SLO for LAT-003/LAT-004
+    server_p99_us: int = 1000  # LAT-002: server-side P99 of the limiter commands
+    limiter_commands: tuple[str, ...] = ("evalsha", "evalsha_ro", "eval", "fcall", "incr", "get", "set")
+    # The probe's commands. SET and EVALSHA write (a reserved key with a TTL): they are left out
+    # unless allow_writes is true.
+    commands: tuple[str, ...] = ("ping", "get", "set", "evalsha")
+    allow_writes: bool = False
+    rate_hz: int = 50  # `probe latency` defaults: low, so the probe never queues behind itself
+    duration_ms: int = 30_000
+    connections: int = 1
+    # The short probe `run` makes from the audit host (fact latency.local); ≤ ~2 s of a run.
+    local_probe: bool = True
+    local_rate_hz: int = 100
+    local_duration_ms: int = 1_500
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,20 @@ class ClientSection:
     max_connect_timeout_ms: int = 100
     max_read_timeout_ms: int = 200
     max_pool_utilisation_pct: int = 80
+    # As deployed (None: not declared, and the checks that need it SKIP saying which key to set).
+    # Timeouts: 0 means none (wait forever).
+    connect_timeout_ms: int | None = None  # redis-py socket_connect_timeout, Lettuce connectTimeout
+    read_timeout_ms: int | None = None  # redis-py socket_timeout, Lettuce command timeout
+    pool_size: int | None = None  # max connections per pod (per node for cluster clients)
+    pods: int | None = None  # application instances at peak
+    client_name: str | None = None  # the CLIENT SETNAME the application uses
+    retry_max_attempts: int | None = None
+    retry_backoff: str | None = None  # "none", "constant" or "exponential"
+    retry_jitter: bool | None = None
+    retry_backoff_cap_ms: int | None = None
+    request_budget_ms: int | None = None  # the time a request may spend on Redis, retries included
+    idle_eviction_s: int | None = None  # the pool closes connections idle this long (0: never)
+    health_check_interval_s: int | None = None  # 0: no health checks
 
 
 @dataclass(frozen=True)
@@ -216,6 +245,10 @@ def _validate(profile: Profile, source: str) -> None:
                                f"(known: {', '.join(sorted(alarm_kinds))})")
     if not all(p.isdigit() for p in profile.aws.min_engine_version.split(".")):
         raise ProfileError(f"{source}: aws.min_engine_version: expected a version like '7.0'")
+    if profile.client.retry_backoff not in (None, *RETRY_BACKOFFS):
+        raise ProfileError(f"{source}: client.retry_backoff: expected one of {', '.join(RETRY_BACKOFFS)}")
+    if profile.latency.rate_hz < 1 or profile.latency.local_rate_hz < 1:
+        raise ProfileError(f"{source}: latency.rate_hz and latency.local_rate_hz: must be at least 1")
     if profile.general.validity_days < 1:
         raise ProfileError(f"{source}: general.validity_days: must be at least 1")
     for section in dataclasses.fields(profile):

@@ -16,6 +16,7 @@ from redis_audit.cli.options import pop_target_options, target_options
 from redis_audit.client import Timeouts
 from redis_audit.exitcodes import UsageError
 from redis_audit.output import RenderOptions, renderers
+from redis_audit.probes.results import fold_into, load_results
 from redis_audit.profile import load_profile
 from redis_audit.report import Report
 from redis_audit.snapshot import Snapshot
@@ -74,14 +75,17 @@ def summary_line(report: Report) -> str:
 @click.option("--from-snapshot", type=click.Path(path_type=Path), help="Judge a saved snapshot; no network.")
 @click.option("--only-attention", is_flag=True, help="Hide PASS rows in the table.")
 @aws_options
+@click.option("--probe-results", type=click.Path(path_type=Path), multiple=True, metavar="FILE",
+              help="A `probe latency --emit` result from an app pod (repeat for several pods).")
 def run(target: str | None, profile: Path | None, output_format: str, output: Path | None, deadline: float,
         connect_timeout: float, command_timeout: float, save_snapshot: Path | None, from_snapshot: Path | None,
-        only_attention: bool, **kwargs: Any) -> int:
+        only_attention: bool, probe_results: tuple[Path, ...], **kwargs: Any) -> int:
     """Audit TARGET (redis://, rediss://, redis+sentinel://HOST:PORT,.../MASTER), or an AWS-managed
     deployment (--aws-replication-group, --aws-serverless-cache, --memorydb-cluster), and print the verdict."""
     target_opts = pop_target_options(kwargs)
     aws_opts = pop_aws_options(kwargs, output)
     loaded_profile = load_profile(profile)
+    pods = load_results(probe_results)  # before connecting: a bad file is a usage error
     if from_snapshot is not None:
         if target:
             raise UsageError("give either TARGET or --from-snapshot, not both")
@@ -89,6 +93,7 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
     else:
         options = AuditOptions(loaded_profile, deadline, Timeouts(connect_timeout, command_timeout))
         snapshot = collect_snapshot(resolve_target(target, target_opts, aws_opts), options)
+    fold_into(snapshot, pods)
     if save_snapshot is not None:
         snapshot.save(save_snapshot)
     report = judge_snapshot(snapshot, loaded_profile)

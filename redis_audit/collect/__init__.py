@@ -5,6 +5,7 @@ from __future__ import annotations
 from redis_audit.aws.collector import AwsControlPlaneCollector
 from redis_audit.collect.acl import AclCollector
 from redis_audit.collect.base import Collector, DeploymentCollector
+from redis_audit.collect.latency import ClientListCollector, LatencyCollector, LocalLatencyProbe
 from redis_audit.collect.probes import PlaintextProbe, UnauthenticatedProbe
 from redis_audit.collect.server import ConfigCollector, InfoCollector
 from redis_audit.collect.tls import TlsCollector
@@ -22,9 +23,11 @@ def node_collectors() -> list[Collector]:
         TlsCollector(),
         UnauthenticatedProbe(),
         PlaintextProbe(),
+        LatencyCollector(),
+        ClientListCollector(),
     ]
 
 
 def deployment_collectors() -> list[DeploymentCollector]:
     """Run-wide collectors (control plane, probes from this host)."""
-    return [AwsControlPlaneCollector()]
+    return [AwsControlPlaneCollector(), LocalLatencyProbe()]

@@ -1,0 +1,128 @@
+"""`redis-audit probe latency TARGET`: an open-loop latency probe of one node, from where it runs.
+
+Run it where the application runs (deploy/kubernetes/latency-probe-job.yaml) with --emit FILE,
+then fold the files into an audit with `redis-audit run ... --probe-results FILE...`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from tabulate import tabulate
+
+from redis_audit.cli.options import build_target, pop_target_options, target_options
+from redis_audit.exitcodes import UsageError
+from redis_audit.jsonvalue import JsonObject, JsonValue
+from redis_audit.probes.latency import ALL_COMMANDS, ProbeConfigError, run_latency_probe
+from redis_audit.probes.resp import RespError
+from redis_audit.probes.results import origin_from_env, probe_config, result_document, write_result
+from redis_audit.profile import load_profile
+from redis_audit.secret import scrub
+
+
+def _commands(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = tuple(n.strip().lower() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in ALL_COMMANDS]
+    if unknown:
+        raise click.BadParameter(f"unknown {', '.join(unknown)} (known: {', '.join(ALL_COMMANDS)})",
+                                 param_hint="--commands")
+    return names
+
+
+@click.command("latency")
+@click.argument("target")
+@target_options
+@click.option("--profile", type=click.Path(path_type=Path),
+              help="Profile TOML: [latency] rate, duration, commands, allow_writes; [client] timeouts.")
+@click.option("--rate", type=click.IntRange(1, 20_000), help="Requests per second (default: [latency] rate_hz).")
+@click.option("--duration", type=click.FloatRange(0.1, 3600), help="Seconds (default: [latency] duration_ms).")
+@click.option("--connections", type=click.IntRange(1, 16), help="Parallel connections sharing the rate.")
+@click.option("--commands", "commands_text", metavar="LIST",
+              help="Comma-separated: ping,get (read-only), set,evalsha (writes; need [latency] allow_writes).")
+@click.option("--emit", type=click.Path(path_type=Path), help="Write the result file here ('-': stdout).")
+@click.option("--az", help="Availability zone of this host (default: $REDIS_AUDIT_AZ, $AVAILABILITY_ZONE, "
+              "$TOPOLOGY_ZONE).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def latency(target: str, profile: Path | None, rate: int | None, duration: float | None, connections: int | None,
+            commands_text: str | None, emit: Path | None, az: str | None, output_format: str,
+            **kwargs: Any) -> int:
+    """Measure TARGET's latency as a client sees it: open loop, P50..P99.9 with 95% bounds."""
+    built = build_target(target, pop_target_options(kwargs))
+    if built.kind != "redis":
+        raise UsageError("probe latency takes a redis:// or rediss:// node address (the primary)")
+    try:
+        duration_ms = int(duration * 1000) if duration else None
+        config = probe_config(load_profile(profile), rate_hz=rate, duration_ms=duration_ms,
+                              commands=_commands(commands_text), connections=connections)
+        config.validate()
+    except ProbeConfigError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        result = run_latency_probe(built.seeds[0], tls=built.tls, credentials=built.credentials, config=config)
+    except (OSError, ConnectionError, RespError) as exc:
+        raise UsageError(f"cannot probe {built.seeds[0]}: {type(exc).__name__}: {scrub(exc)}") from None
+    doc = result_document(result, origin_from_env(az), built.url())
+    if emit is not None:
+        write_result(emit, doc)
+    if emit is not None and str(emit) == "-":
+        return 0
+    if output_format == "json":
+        click.echo(json.dumps(doc, sort_keys=True, indent=1))
+    else:
+        click.echo(render_table(doc))
+    return 0
+
+
+def _summary_row(label: str, stats: JsonValue) -> list[Any]:
+    s = stats if isinstance(stats, dict) else {}
+    ci = s.get("ci95") if isinstance(s.get("ci95"), dict) else {}
+    assert isinstance(ci, dict)
+
+    def bound(name: str) -> str:
+        pair = ci.get(name)
+        if not isinstance(pair, list):
+            return "-"
+        return f"[{'-' if pair[0] is None else pair[0]}, {'∞' if pair[1] is None else pair[1]}]"
+
+    return [label, s.get("count", 0), s.get("p50", "-"), s.get("p95", "-"), bound("p95"), s.get("p99", "-"),
+            s.get("p999", "-"), s.get("max", "-")]
+
+
+def render_table(doc: JsonObject) -> str:
+    headers = ["series (µs)", "n", "P50", "P95", "P95 95% CI", "P99", "P99.9", "max"]
+    rows: list[list[Any]] = []
+    commands = doc.get("commands")
+    for name, stats in (commands.items() if isinstance(commands, dict) else []):
+        if isinstance(stats, dict):
+            rows.append(_summary_row(f"{name} response", stats.get("responseUs")))
+            rows.append(_summary_row(f"{name} service", stats.get("serviceUs")))
+    all_ = doc.get("all")
+    if isinstance(all_, dict):
+        rows.append(_summary_row("all response", all_.get("responseUs")))
+    setup = doc.get("setup")
+    if isinstance(setup, dict):
+        rows.append(_summary_row("TCP connect", setup.get("tcpConnectUs")))
+        if setup.get("tlsHandshakeUs") is not None:
+            rows.append(_summary_row("TLS handshake", setup.get("tlsHandshakeUs")))
+        rows.append(_summary_row("first command", setup.get("firstCommandUs")))
+    scheduler = doc.get("scheduler")
+    if isinstance(scheduler, dict):
+        rows.append(_summary_row("probe oversleep", scheduler.get("oversleepUs")))
+    lines = [tabulate(rows, headers=headers, tablefmt="simple")]
+    if isinstance(scheduler, dict) and scheduler.get("hostJitter"):
+        lines.append("warning: this host's scheduler oversleeps more than 1 ms at P99: the tail includes host jitter")
+    skipped = doc.get("skipped")
+    for name, reason in (skipped.items() if isinstance(skipped, dict) else []):
+        lines.append(f"skipped {name}: {reason}")
+    server = doc.get("server")
+    if isinstance(server, dict):
+        for name, one in server.items():
+            if isinstance(one, dict) and one.get("meanNs") is not None:
+                lines.append(f"server {name}: mean {one['meanNs']} ns per call during the probe "
+                             f"({one.get('calls')} calls, all clients)")
+    return "\n".join(lines)

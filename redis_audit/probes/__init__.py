@@ -1,0 +1,1 @@
+"""Active probes that measure what a client sees (latency), as opposed to collectors that read facts."""

@@ -1,0 +1,129 @@
+"""Latency probe result files: written where the application runs (`probe latency --emit`), folded
+into an audit (`run --probe-results`), and the profile-to-probe configuration both share.
+
+A result file is one JSON object, schema ``redis-audit/latency-result/v1``: where it was measured
+(host, pod, node, AZ), the target (address, URL without credentials) and the probe's result with
+its histograms, so that several pods' distributions can be merged exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from redis_audit import __version__
+from redis_audit.exitcodes import UsageError
+from redis_audit.jsonvalue import JsonObject, JsonValue, NotCanonical, ensure_canonical
+from redis_audit.probes.histogram import Histogram
+from redis_audit.probes.latency import WRITE_COMMANDS, ProbeConfig, ProbeResult
+from redis_audit.profile import Profile
+from redis_audit.snapshot import Fact, Snapshot
+
+RESULT_SCHEMA = "redis-audit/latency-result/v1"
+AZ_VARIABLES = ("REDIS_AUDIT_AZ", "AVAILABILITY_ZONE", "TOPOLOGY_ZONE")
+
+
+def probe_config(profile: Profile, *, local: bool = False, rate_hz: int | None = None,
+                 duration_ms: int | None = None, commands: Iterable[str] | None = None,
+                 connections: int | None = None) -> ProbeConfig:
+    """The probe the profile describes. Write commands are dropped unless the profile allows writes;
+    named explicitly without that permission, they fail validation (ProbeConfigError)."""
+    latency, client = profile.latency, profile.client
+    if commands is None:
+        chosen = tuple(c for c in latency.commands if latency.allow_writes or c not in WRITE_COMMANDS)
+    else:
+        chosen = tuple(commands)
+    # The app's own timeouts when declared, so a probe request fails exactly when the app's would.
+    connect_ms = client.connect_timeout_ms or 1_000
+    read_ms = client.read_timeout_ms or 1_000
+    return ProbeConfig(
+        rate_hz=rate_hz or (latency.local_rate_hz if local else latency.rate_hz),
+        duration_ms=duration_ms or (latency.local_duration_ms if local else latency.duration_ms),
+        commands=chosen,
+        allow_writes=latency.allow_writes,
+        connections=connections or latency.connections,
+        setup_samples=5 if local else 30,
+        connect_timeout_ms=connect_ms,
+        read_timeout_ms=read_ms,
+    )
+
+
+def origin_from_env(az: str | None = None) -> JsonObject:
+    """Where the probe ran: host and pod from HOSTNAME/POD_NAME (the Job sets them), AZ from a flag
+    or REDIS_AUDIT_AZ / AVAILABILITY_ZONE / TOPOLOGY_ZONE."""
+    env = os.environ
+    zone = az or next((env[v] for v in AZ_VARIABLES if env.get(v)), None)
+    return {
+        "host": env.get("HOSTNAME") or socket.gethostname(),
+        "pod": env.get("POD_NAME"),
+        "namespace": env.get("POD_NAMESPACE"),
+        "node": env.get("NODE_NAME"),
+        "az": zone,
+    }
+
+
+def result_document(result: ProbeResult, origin: JsonObject, target_url: str) -> JsonObject:
+    doc: JsonObject = {"schema": RESULT_SCHEMA, "tool": __version__, "origin": origin, "targetUrl": target_url}
+    doc.update(result.to_json())
+    ensure_canonical(doc)
+    return doc
+
+
+def origin_label(doc: Mapping[str, JsonValue]) -> str:
+    """'pod-name (az)' or the host name: the resource a per-pod finding is about."""
+    origin = doc.get("origin")
+    if not isinstance(origin, Mapping):
+        return "unknown"
+    name = origin.get("pod") or origin.get("host") or "unknown"
+    return f"{name} ({origin['az']})" if origin.get("az") else str(name)
+
+
+def write_result(path: Path, doc: JsonObject) -> None:
+    text = json.dumps(doc, sort_keys=True, indent=1) + "\n"
+    if str(path) == "-":
+        print(text, end="")
+        return
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--emit: cannot write {path}: {exc.strerror}") from None
+
+
+def validate_result(doc: object, source: str) -> JsonObject:
+    """A result document as read from a file, or UsageError naming the file and the problem."""
+    if not isinstance(doc, dict) or doc.get("schema") != RESULT_SCHEMA:
+        raise UsageError(f"--probe-results: {source} is not a {RESULT_SCHEMA} file")
+    try:
+        ensure_canonical(doc)
+        commands = doc.get("commands")
+        if not isinstance(commands, dict):
+            raise ValueError("no commands")
+        for name, stats in commands.items():
+            if not isinstance(stats, dict) or not isinstance(stats.get("response"), dict):
+                raise ValueError(f"command {name} has no response histogram")
+            Histogram.from_json(stats["response"])
+    except (NotCanonical, ValueError) as exc:
+        raise UsageError(f"--probe-results: {source}: {exc}") from None
+    return doc
+
+
+def load_results(paths: Iterable[Path]) -> list[JsonObject]:
+    docs: list[JsonObject] = []
+    for path in paths:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(f"--probe-results: no such file: {path}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"--probe-results: cannot read {path}: {exc}") from None
+        docs.append(validate_result(raw, str(path)))
+    return docs
+
+
+def fold_into(snapshot: Snapshot, docs: list[JsonObject]) -> None:
+    """Add the pods' results to the snapshot as the deployment fact `latency.pods`."""
+    if docs:
+        snapshot.deployment_facts["latency.pods"] = Fact(value=list(docs))

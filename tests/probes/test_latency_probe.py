@@ -1,0 +1,114 @@
+"""The latency probe against a real redis-server: delays and stalls it must see, writes it must not make."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from delayproxy import DelayProxy
+from judging import run_check, snapshot, statuses
+
+from redis_audit.guard import LATENCY_PROBE, READ_ONLY, CommandNotAllowed
+from redis_audit.probes.latency import ProbeConfig, ProbeConfigError, run_latency_probe
+from redis_audit.probes.results import probe_config, result_document
+from redis_audit.profile import profile_from_mapping
+from redis_audit.target import Credentials, TlsOptions
+from redis_audit.topology import Address
+
+
+def probe(port: int, **config: object):
+    return run_latency_probe(Address("127.0.0.1", port), tls=TlsOptions(), credentials=Credentials(),
+                             config=ProbeConfig(**config))  # type: ignore[arg-type]
+
+
+def doc(result, pod: str) -> dict:
+    return result_document(result, {"host": pod, "pod": pod, "namespace": None, "node": None, "az": "az-1"},
+                           "redis://127.0.0.1")
+
+
+def test_a_delaying_proxy_fails_lat001_at_the_threshold_and_passes_under_it(redis_server):
+    # 20 ms added to every request; 2 connections at 20/s each keep the probe far from queueing.
+    with DelayProxy(redis_server.port, 0.020) as proxy:
+        result = probe(proxy.port, rate_hz=40, duration_ms=2_500, connections=2, setup_samples=2)
+    assert result.overall().total >= 90  # enough samples for a 95% upper bound on the P95 (n ≥ 72)
+    snap = snapshot({"latency.pods": [doc(result, "pod-a")]})
+    tight = statuses(run_check("LAT-001", snap, {"latency": {"p95_ms": 10}}))
+    loose = statuses(run_check("LAT-001", snap, {"latency": {"p95_ms": 100}}))
+    assert tight == {"pod:pod-a (az-1)": "FAIL", "deployment": "FAIL"}
+    assert loose == {"pod:pod-a (az-1)": "PASS", "deployment": "PASS"}
+
+
+def _stall_after(port_admin, delay_s: float, sleep_s: float) -> threading.Thread:
+    def stall() -> None:
+        time.sleep(delay_s)
+        port_admin.execute_command("DEBUG", "SLEEP", str(sleep_s))
+
+    thread = threading.Thread(target=stall, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("closed_loop", [False, True])
+def test_open_loop_counts_the_stalled_slots_a_closed_loop_hides(redis_server, closed_loop):
+    # A 300 ms stall at 100 requests/s: about 30 scheduled slots fall inside it. The open loop charges
+    # each its lateness (so ~20 exceed 100 ms); a closed loop waits, then sends one slow request.
+    admin = redis_server.admin()
+    stall = _stall_after(admin, 0.5, 0.3)
+    result = probe(redis_server.port, rate_hz=100, duration_ms=1_500, commands=("ping",), closed_loop=closed_loop,
+                   setup_samples=0)
+    stall.join()
+    above_100ms = result.overall().count_above(100_000_000)
+    if closed_loop:
+        assert above_100ms <= 2
+    else:
+        assert above_100ms >= 10
+        # the service time (send to reply) hides the stall for all but the first stalled request
+        assert result.commands["ping"].service.count_above(100_000_000) <= 2
+
+
+def _cmdstats(admin) -> dict:
+    return admin.info("commandstats")
+
+
+def test_the_probe_writes_only_when_the_profile_allows_it(redis_server):
+    admin = redis_server.admin()
+    admin.config_resetstat()
+    read_only = probe_config(profile_from_mapping({"latency": {"duration_ms": 300, "rate_hz": 40}}))
+    assert set(read_only.commands) == {"ping", "get"}  # SET/EVALSHA left out without allow_writes
+    run_latency_probe(Address("127.0.0.1", redis_server.port), tls=TlsOptions(), credentials=Credentials(),
+                      config=read_only)
+    stats = _cmdstats(admin)
+    assert stats["cmdstat_ping"]["calls"] > 0 and stats["cmdstat_get"]["calls"] > 0
+    assert not {"cmdstat_set", "cmdstat_evalsha", "cmdstat_eval", "cmdstat_script|load"} & set(stats)
+
+    admin.script_flush()  # as after a failover: the SHA is unknown, the probe must fall back to EVAL
+    writes = probe_config(profile_from_mapping({"latency": {"duration_ms": 400, "rate_hz": 40,
+                                                            "allow_writes": True}}))
+    result = run_latency_probe(Address("127.0.0.1", redis_server.port), tls=TlsOptions(),
+                               credentials=Credentials(), config=writes)
+    stats = _cmdstats(admin)
+    assert stats["cmdstat_set"]["calls"] > 0 and stats["cmdstat_evalsha"]["calls"] > 0
+    assert result.commands["evalsha"].noscript == 1 and result.commands["evalsha"].errors == 0
+    assert result.commands["set"].errors == 0
+    keys = admin.keys("*")  # test-only server: KEYS is fine here
+    assert keys and all(k.startswith("__redis-audit:latency:") for k in keys)
+    assert all(0 < admin.pttl(k) <= 60_000 for k in keys)
+
+
+def test_write_commands_are_refused_without_allow_writes():
+    with pytest.raises(ProbeConfigError, match="allow_writes"):
+        ProbeConfig(commands=("ping", "set")).validate()
+    with pytest.raises(CommandNotAllowed):
+        LATENCY_PROBE.check(("SET", "k", "v"))
+    with pytest.raises(CommandNotAllowed):
+        READ_ONLY.check(("GET", "k"))  # the read-only policy itself is unchanged
+
+
+def test_connection_setup_and_server_view_are_reported(redis_server):
+    result = probe(redis_server.port, rate_hz=50, duration_ms=400, setup_samples=3)
+    data = result.to_json()
+    assert data["setup"]["tcpConnectUs"]["count"] >= 4 and data["setup"]["tlsHandshakeUs"] is None
+    assert data["server"]["ping"]["calls"] >= 10 and data["server"]["latencystats"] is True
+    assert data["scheduler"]["oversleepUs"]["count"] > 0
+    assert data["commands"]["ping"]["sent"] + data["commands"]["get"]["sent"] == 20

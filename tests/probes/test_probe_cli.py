@@ -1,0 +1,40 @@
+"""`probe latency --emit` on two 'pods', folded into `run --probe-results`: per-pod and overall LAT-001."""
+
+import json
+
+from redis_audit.cli.main import main
+
+
+def test_emit_and_probe_results_round_trip_with_two_pods(redis_server, tmp_path, monkeypatch, capsys):
+    target = f"redis://127.0.0.1:{redis_server.port}"
+    files = []
+    for pod, zone in (("app-7d9-a", "eu-west-1a"), ("app-7d9-b", "eu-west-1b")):
+        monkeypatch.setenv("POD_NAME", pod)
+        monkeypatch.setenv("HOSTNAME", pod)
+        out = tmp_path / f"{pod}.json"
+        assert main(["probe", "latency", target, "--rate", "100", "--duration", "0.8", "--az", zone,
+                     "--emit", str(out), "--format", "json"]) == 0
+        data = json.loads(out.read_text())
+        assert data["schema"] == "redis-audit/latency-result/v1"
+        assert data["origin"] == {"host": pod, "pod": pod, "namespace": None, "node": None, "az": zone}
+        files.append(out)
+    capsys.readouterr()
+    report = tmp_path / "report.json"
+    profile = tmp_path / "profile.toml"  # a generous limit: this asserts the folding, not the host's speed
+    profile.write_text("[latency]\np95_ms = 500\n")
+    code = main(["run", target, "--format", "json", "--output", str(report), "--deadline", "20",
+                 "--profile", str(profile),
+                 *[arg for f in files for arg in ("--probe-results", str(f))]])
+    assert code in (0, 1, 3)
+    findings = [f for f in json.loads(report.read_text())["findings"] if f["checkId"] == "LAT-001"]
+    assert {f["resource"] for f in findings} == {"pod:app-7d9-a (eu-west-1a)", "pod:app-7d9-b (eu-west-1b)",
+                                                 "deployment"}
+    overall = next(f for f in findings if f["resource"] == "deployment")
+    assert overall["status"] == "PASS" and overall["evidence"]["observed"]["samples"] == 160
+
+
+def test_a_bad_result_file_is_a_usage_error(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "something-else"}')
+    assert main(["run", "--from-snapshot", str(tmp_path / "none.json"), "--probe-results", str(bad)]) == 2
+    assert "not a redis-audit/latency-result/v1 file" in capsys.readouterr().err
