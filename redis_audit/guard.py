@@ -144,10 +144,10 @@ FAILOVER_CONTROL = CommandPolicy.of(
         "cluster|failover",  # on a replica of the chosen shard (FORCE only with --force; never TAKEOVER)
         "failover",  # replicated standalone without Sentinel only (refused on Sentinel-managed primaries)
         "psubscribe", "punsubscribe", "subscribe", "unsubscribe",  # Sentinel events
-        "exists", "del",  # canary keys: existence before the run, deletion after (keyed below)
+        "exists", "lrange", "del",  # canary keys only: read back, then delete (keyed below)
     ),
     key_prefix=CANARY_KEY_PREFIX,
-    keyed=("exists", "del"),
+    keyed=("exists", "lrange", "del"),
 )
 # Canary: what an application client sends, restricted to the canary's reserved keys.
 FAILOVER_CANARY = CommandPolicy.of(
