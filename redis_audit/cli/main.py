@@ -20,7 +20,7 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Imported here so that each command module stays independent of the others.
-    from redis_audit.cli import acl, checks, keys, probe, run, sandbox
+    from redis_audit.cli import acl, checks, keys, probe, probe_failover, run, sandbox
 
     cli.add_command(run.run)
     cli.add_command(checks.checks)
@@ -28,6 +28,7 @@ def _register_commands() -> None:
     cli.add_command(sandbox.sandbox)
     cli.add_command(probe.probe)
     cli.add_command(keys.keys)
+    probe.probe.add_command(probe_failover.failover)
 
 
 def main(argv: list[str] | None = None) -> int:
