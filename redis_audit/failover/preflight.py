@@ -16,7 +16,7 @@ from redis_audit.failover.connections import ProbeAccess, _text
 from redis_audit.failover.model import Mode, PreflightRefused, ProbeOptions
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.secret import scrub
-from redis_audit.topology import Address, DeploymentKind, Node, Topology
+from redis_audit.topology import Address, DeploymentKind, Node, Role, Topology
 
 CONVERGENCE_ALLOWANCE_S = 20  # Sentinel demotes a stale primary after 8 s or more; replicas then resync
 
@@ -116,6 +116,7 @@ def preflight(access: ProbeAccess, options: ProbeOptions) -> Plan:
 def _sentinel(access: ProbeAccess, options: ProbeOptions, topology: Topology, refusals: _Refusals) -> Plan | None:
     name = str(topology.master_name)
     sentinels = [s.address for s in topology.sentinels]
+    known = len(sentinels) + sum(1 for u in topology.unreachable if u.role is Role.SENTINEL)
     views: dict[Address, dict[str, Any]] = {}
     for address in sentinels:
         quorum = refusals.guard(f"SENTINEL CKQUORUM on {address}", access.read, address, "SENTINEL", "CKQUORUM",
@@ -131,8 +132,8 @@ def _sentinel(access: ProbeAccess, options: ProbeOptions, topology: Topology, re
         if str(view.get("flags")) != "master":
             refusals.add(f"Sentinel {address} flags the master {view.get('flags')} (failover or down in progress?)")
         others = int(str(view.get("num-other-sentinels", "0")))
-        if others != len(sentinels) - 1:
-            refusals.add(f"Sentinel {address} knows {others} other Sentinels, expected {len(sentinels) - 1}")
+        if others != known - 1:
+            refusals.add(f"Sentinel {address} knows {others} other Sentinels, expected {known - 1}")
         tilt = refusals.guard(f"INFO sentinel on {address}", access.info, address, "sentinel", sentinel=True)
         if tilt is not None and tilt.get("sentinel_tilt", "0") != "0":
             refusals.add(f"Sentinel {address} is in TILT mode")
