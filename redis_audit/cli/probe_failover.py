@@ -35,7 +35,8 @@ FACT = "failover.result"
 FAILOVER_OPTION_NAMES = (
     "failover_user", "failover_password_env", "failover_password_file", "failover_sentinel_user",
     "failover_sentinel_password_env", "failover_sentinel_password_file", "mode", "shard", "budget", "force",
-    "crash_signal", "sandbox_state", "wait_replicas", "failover_aws_service", "failover_aws_id", "failover_aws_region", "yes",
+    "crash_signal", "sandbox_state", "wait_replicas", "failover_aws_service", "failover_aws_id",
+    "failover_aws_region", "yes",
 )
 
 

