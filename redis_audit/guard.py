@@ -91,20 +91,35 @@ class CommandNotAllowed(RedisError):
 
 @dataclass(frozen=True)
 class CommandPolicy:
-    """A named allowlist, checked before any byte leaves the client."""
+    """A named allowlist, checked before any byte leaves the client.
+
+    ``keyed`` commands may only name keys that start with ``key_prefix``: the failover canary
+    writes, but only to its reserved namespace, never to an application key.
+    """
 
     name: str
     allowed: frozenset[str]
+    key_prefix: str | None = None
+    keyed: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, name: str, *groups: Iterable[AllowedCommand], extra: Iterable[str] = ()) -> CommandPolicy:
+    def of(cls, name: str, *groups: Iterable[AllowedCommand], extra: Iterable[str] = (),
+           key_prefix: str | None = None, keyed: Iterable[str] = ()) -> CommandPolicy:
         names = {c.name for group in groups for c in group} | set(extra)
-        return cls(name, frozenset(names))
+        return cls(name, frozenset(names), key_prefix, frozenset(keyed))
 
     def check(self, args: tuple[object, ...]) -> None:
         key = command_key(args)
         if key not in self.allowed:
             raise CommandNotAllowed(key, self.name)
+        banned = FORBIDDEN_ARGUMENTS.get(key, frozenset())
+        if banned and any(_as_text(a).lower() in banned for a in args[1:]):
+            raise CommandNotAllowed(f"{key} with {'/'.join(sorted(banned)).upper()}", self.name)
+        if key in self.keyed:
+            keys = args[1:] if key in MULTI_KEY_COMMANDS else args[1:2]
+            prefix = self.key_prefix or ""
+            if not keys or not all(_as_text(k).startswith(prefix) and prefix for k in keys):
+                raise CommandNotAllowed(f"{key} outside {prefix or 'any reserved prefix'}*", self.name)
 
 
 READ_ONLY = CommandPolicy.of("read-only", DATA_NODE_READ_COMMANDS, SENTINEL_READ_COMMANDS)
@@ -117,6 +132,42 @@ LATENCY_PROBE = CommandPolicy.of("latency-probe", DATA_NODE_READ_COMMANDS, extra
 # failover). These are the only writes the probe can make.
 LATENCY_PROBE_WRITES = CommandPolicy.of(
     "latency-probe-writes", DATA_NODE_READ_COMMANDS, extra=("get", "set", "evalsha", "eval", "script|load")
+)
+
+# Keys the failover canary may touch; nothing outside this prefix, ever (enforced by the policies below).
+CANARY_KEY_PREFIX = "__redis_audit:failover:"
+MULTI_KEY_COMMANDS = frozenset({"del", "exists"})
+# Arguments no policy lets through: TAKEOVER skips the election and breaks "last failover wins".
+FORBIDDEN_ARGUMENTS = {"cluster|failover": frozenset({"takeover"})}
+
+# The failover probe's two policies. They are the only ones in the engine that change state, and only
+# the probe run with --allow-failover opens connections with them. Never extend READ_ONLY instead.
+# Control: the trigger, observation and clean-up on primaries, replicas and Sentinels; no key writes.
+FAILOVER_CONTROL = CommandPolicy.of(
+    "failover-control",
+    DATA_NODE_READ_COMMANDS,
+    SENTINEL_READ_COMMANDS,
+    extra=(
+        "client|pause", "client|unpause",  # the switchover recipe's write pause, always undone
+        "sentinel|failover",  # Sentinel topologies (plain, switchover, Valkey 9 COORDINATED)
+        "replicaof",  # demote the old primary once a Sentinel names the new one (switchover recipe)
+        "cluster|failover",  # on a replica of the chosen shard (FORCE only with --force; never TAKEOVER)
+        "failover",  # replicated standalone without Sentinel only (refused on Sentinel-managed primaries)
+        "psubscribe", "punsubscribe", "subscribe", "unsubscribe",  # Sentinel events
+        "exists", "lrange", "del",  # canary keys only: read back, then delete (keyed below)
+    ),
+    key_prefix=CANARY_KEY_PREFIX,
+    keyed=("exists", "lrange", "del"),
+)
+# Canary: what an application client sends, restricted to the canary's reserved keys.
+FAILOVER_CANARY = CommandPolicy.of(
+    "failover-canary",
+    _cmds("auth hello ping info role client|setname client|setinfo command command|info command|docs"),
+    _cmds("cluster|slots cluster|shards cluster|nodes cluster|info cluster|myid"),
+    SENTINEL_READ_COMMANDS,  # the Sentinel-aware client asks Sentinels for the primary
+    extra=("rpush", "pexpire", "lindex", "lrange", "llen", "exists", "del", "wait"),
+    key_prefix=CANARY_KEY_PREFIX,
+    keyed=("rpush", "pexpire", "lindex", "lrange", "llen", "exists", "del"),
 )
 
 

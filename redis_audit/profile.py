@@ -130,6 +130,21 @@ class AwsSection:
 
 
 @dataclass(frozen=True)
+class FailoverSection:
+    """The controlled failover probe (opt-in, --allow-failover): its limits and what it must show."""
+
+    rto_ms: int = 30_000  # longest client-visible write gap, and latest client discovery of the new primary
+    max_lost_writes_switchover: int = 0  # acknowledged writes lost in switchover mode (graceful: none)
+    max_lost_writes_crash_sim: int = 0  # ... in crash-sim mode (a dead primary acknowledges nothing)
+    max_lost_writes_plain: int = 0  # ... in plain mode (its real cost; usually > 0 on Redis < Valkey 9)
+    budget_s: int = 120  # wall-clock budget of one probe run
+    canary_rate_hz: int = 100  # canary writes per second (fixed-rate, open loop)
+    canary_read_timeout_ms: int = 200  # the app's read timeout
+    canary_connect_timeout_ms: int = 100  # the app's connect timeout
+    max_replica_lag_s: int = 1  # preflight: a replica lagging more than this refuses the probe
+
+
+@dataclass(frozen=True)
 class Profile:
     general: GeneralSection = field(default_factory=GeneralSection)
     memory: MemorySection = field(default_factory=MemorySection)
@@ -138,6 +153,7 @@ class Profile:
     latency: LatencySection = field(default_factory=LatencySection)
     client: ClientSection = field(default_factory=ClientSection)
     aws: AwsSection = field(default_factory=AwsSection)
+    failover: FailoverSection = field(default_factory=FailoverSection)
 
     @property
     def name(self) -> str:
@@ -249,6 +265,8 @@ def _validate(profile: Profile, source: str) -> None:
         raise ProfileError(f"{source}: client.retry_backoff: expected one of {', '.join(RETRY_BACKOFFS)}")
     if profile.latency.rate_hz < 1 or profile.latency.local_rate_hz < 1:
         raise ProfileError(f"{source}: latency.rate_hz and latency.local_rate_hz: must be at least 1")
+    if profile.failover.canary_rate_hz < 1 or profile.failover.budget_s < 1:
+        raise ProfileError(f"{source}: failover.canary_rate_hz and failover.budget_s must be at least 1")
     if profile.general.validity_days < 1:
         raise ProfileError(f"{source}: general.validity_days: must be at least 1")
     for section in dataclasses.fields(profile):

@@ -13,13 +13,16 @@ import click
 from redis_audit.audit import AuditOptions, collect_snapshot, judge_snapshot
 from redis_audit.cli.aws_options import aws_options, pop_aws_options, resolve_target, upload_if_asked
 from redis_audit.cli.options import pop_target_options, target_options
+from redis_audit.cli.probe_failover import FACT as FAILOVER_FACT
+from redis_audit.cli.probe_failover import execute as run_failover
+from redis_audit.cli.probe_failover import failover_options, pop_failover_options
 from redis_audit.client import Timeouts
 from redis_audit.exitcodes import UsageError
 from redis_audit.output import RenderOptions, renderers
 from redis_audit.probes.results import fold_into, load_results
 from redis_audit.profile import load_profile
 from redis_audit.report import Report
-from redis_audit.snapshot import Snapshot
+from redis_audit.snapshot import Fact, Snapshot
 from redis_audit.verdict import exit_code
 
 FC = TypeVar("FC", bound=Callable[..., Any])
@@ -77,11 +80,14 @@ def summary_line(report: Report) -> str:
 @aws_options
 @click.option("--probe-results", type=click.Path(path_type=Path), multiple=True, metavar="FILE",
               help="A `probe latency --emit` result from an app pod (repeat for several pods).")
+@click.option("--allow-failover", is_flag=True, help="Also run the failover probe (changes the deployment!).")
+@failover_options
 def run(target: str | None, profile: Path | None, output_format: str, output: Path | None, deadline: float,
         connect_timeout: float, command_timeout: float, save_snapshot: Path | None, from_snapshot: Path | None,
-        only_attention: bool, probe_results: tuple[Path, ...], **kwargs: Any) -> int:
+        only_attention: bool, probe_results: tuple[Path, ...], allow_failover: bool, **kwargs: Any) -> int:
     """Audit TARGET (redis://, rediss://, redis+sentinel://HOST:PORT,.../MASTER), or an AWS-managed
     deployment (--aws-replication-group, --aws-serverless-cache, --memorydb-cluster), and print the verdict."""
+    failover_opts = pop_failover_options(kwargs)
     target_opts = pop_target_options(kwargs)
     aws_opts = pop_aws_options(kwargs, output)
     loaded_profile = load_profile(profile)
@@ -92,7 +98,10 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
         snapshot = _load_snapshot(from_snapshot)
     else:
         options = AuditOptions(loaded_profile, deadline, Timeouts(connect_timeout, command_timeout))
-        snapshot = collect_snapshot(resolve_target(target, target_opts, aws_opts), options)
+        built = resolve_target(target, target_opts, aws_opts)
+        snapshot = collect_snapshot(built, options)
+        if allow_failover:  # opt-in, after the read-only collection: its result is one more fact
+            snapshot.deployment_facts[FAILOVER_FACT] = Fact(value=run_failover(built, failover_opts, loaded_profile))
     fold_into(snapshot, pods)
     if save_snapshot is not None:
         snapshot.save(save_snapshot)

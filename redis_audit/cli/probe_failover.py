@@ -1,0 +1,214 @@
+"""`redis-audit probe failover`: fail the primary over once, deliberately, and measure what clients lose.
+
+The only command that changes a deployment, and only with --allow-failover (plus --yes, or a
+confirmation typed on a terminal). It uses an operator credential of its own (--failover-user,
+--failover-password-env/-file and the Sentinel equivalents): the auditor user cannot pause or fail over.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from redis_audit import __version__
+from redis_audit.cli.options import build_target, pop_target_options, read_secret, target_options
+from redis_audit.exitcodes import ExitCode, UsageError
+from redis_audit.failover import AwsTarget, Mode, ProbeOptions, run_probe
+from redis_audit.jsonvalue import JsonObject
+from redis_audit.judge import judge
+from redis_audit.model import Status
+from redis_audit.profile import Profile, load_profile
+from redis_audit.registry import all_checks, discover_packs
+from redis_audit.snapshot import Fact, Snapshot
+from redis_audit.target import Credentials, Target
+from redis_audit.topology import DeploymentKind, Topology
+
+FACT = "failover.result"
+FAILOVER_OPTION_NAMES = (
+    "failover_user", "failover_password_env", "failover_password_file", "failover_sentinel_user",
+    "failover_sentinel_password_env", "failover_sentinel_password_file", "mode", "shard", "budget", "force",
+    "crash_signal", "sandbox_state", "wait_replicas", "failover_aws_service", "failover_aws_id",
+    "failover_aws_region", "yes",
+)
+
+
+def failover_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The probe's options, shared by `probe failover` and `run --allow-failover`."""
+    options = [
+        click.option("--failover-user", help="Operator ACL user on data nodes (needs CLIENT PAUSE, REPLICAOF, "
+                     "CLUSTER FAILOVER, and the canary keys __redis_audit:failover:*)."),
+        click.option("--failover-password-env", metavar="VAR", help="Read the operator password from VAR."),
+        click.option("--failover-password-file", type=click.Path(path_type=Path)),
+        click.option("--failover-sentinel-user", help="Operator user on Sentinels (SENTINEL FAILOVER)."),
+        click.option("--failover-sentinel-password-env", metavar="VAR"),
+        click.option("--failover-sentinel-password-file", type=click.Path(path_type=Path)),
+        click.option("--mode", type=click.Choice([str(m) for m in Mode]), default=str(Mode.SWITCHOVER),
+                     show_default=True, help="switchover: lossless handover; plain: SENTINEL FAILOVER alone; "
+                     "crash-sim: a primary that dies (sandbox or AWS only)."),
+        click.option("--shard", help="Cluster: shard id, primary node id or address; AWS: node group / shard."),
+        click.option("--budget", type=click.IntRange(min=10), help="Seconds the probe may take (profile: "
+                     "failover.budget_s)."),
+        click.option("--force", is_flag=True, help="Cluster only: CLUSTER FAILOVER FORCE (never TAKEOVER)."),
+        click.option("--crash-signal", type=click.Choice(["stop", "kill"]), default="stop", show_default=True),
+        click.option("--sandbox-state", type=click.Path(path_type=Path, file_okay=False),
+                     help="crash-sim: the state directory of a sandbox redis-audit started."),
+        click.option("--wait-replicas", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Follow each canary write with WAIT N 100; count it acked only if satisfied."),
+        click.option("--failover-aws-service", type=click.Choice(["elasticache", "memorydb"]),
+                     help="Trigger through AWS (TestFailover / FailoverShard) instead of Redis commands."),
+        click.option("--failover-aws-id", help="ElastiCache ReplicationGroupId or MemoryDB cluster name."),
+        click.option("--failover-aws-region"),
+        click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
+def pop_failover_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {name: kwargs.pop(name, None) for name in FAILOVER_OPTION_NAMES}
+
+
+def operator_target(target: Target, opts: dict[str, Any]) -> Target:
+    """The target with the operator's credentials (falling back to the ones given for the audit)."""
+    password = read_secret(opts.get("failover_password_env"), opts.get("failover_password_file"), "failover-")
+    sentinel_password = read_secret(opts.get("failover_sentinel_password_env"),
+                                    opts.get("failover_sentinel_password_file"), "failover-sentinel-")
+    data = Credentials(opts.get("failover_user") or target.credentials.user,
+                       password or target.credentials.password)
+    sentinel = Credentials(opts.get("failover_sentinel_user") or target.sentinel_credentials.user,
+                           sentinel_password or target.sentinel_credentials.password)
+    return dataclasses.replace(target, credentials=data, sentinel_credentials=sentinel)
+
+
+def probe_options(opts: dict[str, Any], profile: Profile) -> ProbeOptions:
+    section = profile.failover
+    aws = None
+    if opts.get("failover_aws_service"):
+        if not opts.get("failover_aws_id") or not opts.get("shard"):
+            raise UsageError("--failover-aws-service needs --failover-aws-id and --shard (node group / shard)")
+        aws = AwsTarget(opts["failover_aws_service"], opts["failover_aws_id"], opts["shard"],
+                        opts.get("failover_aws_region"))
+    return ProbeOptions(
+        mode=Mode(opts.get("mode") or Mode.SWITCHOVER),
+        budget_s=float(opts.get("budget") or section.budget_s),
+        shard=opts.get("shard"),
+        canary_rate_hz=section.canary_rate_hz,
+        read_timeout_ms=section.canary_read_timeout_ms,
+        connect_timeout_ms=section.canary_connect_timeout_ms,
+        max_replica_lag_s=section.max_replica_lag_s,
+        force=bool(opts.get("force")),
+        crash_signal=opts.get("crash_signal") or "stop",
+        sandbox_state=opts.get("sandbox_state"),
+        wait_replicas=int(opts.get("wait_replicas") or 0),
+        aws=aws,
+    )
+
+
+def confirm(target: Target, options: ProbeOptions, assume_yes: bool) -> None:
+    """Ask on a terminal; refuse without one unless --yes. AWS asks once more (it counts against quotas)."""
+    what = f"fail over {target.url()} ({options.mode}{', shard ' + options.shard if options.shard else ''})"
+    if assume_yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"refusing to {what} without --yes: stdin is not a terminal")
+    click.confirm(f"This will {what}. Continue?", abort=True)
+    if options.aws is not None:
+        click.confirm(f"{options.aws.service} failovers count against AWS quotas (TestFailover: 15 shards per "
+                      "rolling 24 h) and replace a node. Really continue?", abort=True)
+
+
+def execute(target: Target, opts: dict[str, Any], profile: Profile) -> JsonObject:
+    options = probe_options(opts, profile)
+    operator = operator_target(target, opts)
+    confirm(operator, options, bool(opts.get("yes")))
+    if options.aws is not None:
+        from redis_audit.failover.aws import run_aws_probe
+
+        return run_aws_probe(operator, options)
+    return run_probe(operator, options)
+
+
+def failover_findings(result: JsonObject, profile: Profile, target: Target) -> list[JsonObject]:
+    """The FO checks on a snapshot that holds only the probe's result."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    snapshot = Snapshot(target.info(), Topology(DeploymentKind.UNKNOWN), {}, stamp, stamp, __version__,
+                        {FACT: Fact(value=result)})
+    checks = [c for c in all_checks(discover_packs()) if c.id.startswith("FO-")]
+    return [r.finding.to_json() for r in judge(snapshot, profile, checks)]
+
+
+@click.command("failover")
+@click.argument("target")
+@target_options
+@failover_options
+@click.option("--allow-failover", is_flag=True, help="Required: this probe fails the primary over.")
+@click.option("--profile", type=click.Path(path_type=Path), help="Profile TOML ([failover] section).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), help="Write the result here instead of stdout.")
+def failover(target: str, allow_failover: bool, profile: Path | None, output_format: str, output: Path | None,
+             **kwargs: Any) -> int:
+    """Fail TARGET's primary over once, deliberately, and measure what clients see and lose."""
+    if not allow_failover:
+        raise UsageError("the failover probe changes the deployment: pass --allow-failover to run it")
+    opts = pop_failover_options(kwargs)
+    loaded = load_profile(profile)
+    base = build_target(target, pop_target_options(kwargs))
+    result = execute(base, opts, loaded)
+    findings = failover_findings(result, loaded, base)
+    text = (json.dumps({"result": result, "findings": findings}, indent=2, sort_keys=True) + "\n"
+            if output_format == "json" else render_table(result, findings))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--output: cannot write {output}: {exc.strerror}") from None
+        click.echo(f"Failover probe {result.get('status')}; result written to {output}")
+    return exit_status(result, findings)
+
+
+def exit_status(result: JsonObject, findings: list[JsonObject]) -> int:
+    status = result.get("status")
+    if status == "interrupted":
+        return 130
+    if status == "aborted":
+        return int(ExitCode.INCONCLUSIVE)
+    if status == "refused" or any(f.get("status") == str(Status.FAIL) for f in findings):
+        return int(ExitCode.NOT_READY)
+    return int(ExitCode.READY)
+
+
+def render_table(result: JsonObject, findings: list[JsonObject]) -> str:
+    metrics = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
+    assert isinstance(metrics, dict)
+    lines = [f"Failover probe: {result.get('status')} ({result.get('mode')}, {result.get('method', '-')})"]
+    if result.get("oldPrimary"):
+        lines.append(f"  primary {result.get('oldPrimary')} -> {result.get('newPrimary')}")
+    for reason in result.get("reasons") or []:  # type: ignore[union-attr]
+        lines.append(f"  ! {reason}")
+    for key in ("promotionMs", "sentinelSwitchMs", "clusterViewMs", "writeGapMaxMs", "writeUnavailableTotalMs",
+                "firstAckOnNewPrimaryMs", "ackedWritesLost", "staleAckWindow", "lostByNode", "indeterminateWrites",
+                "errorsByClass", "convergedMs", "fullResyncs", "partialResyncs"):
+        if key in metrics:
+            lines.append(f"  {key}: {json.dumps(metrics[key], sort_keys=True)}")
+    for problem in [*(result.get("unhealthy") or []), *(result.get("cleanup") or [])]:  # type: ignore[misc]
+        lines.append(f"  NOT HEALTHY: {problem}")
+    for finding in findings:
+        lines.append(f"{finding.get('status'):5} {finding.get('checkId')}  {finding.get('message')}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,184 @@
+"""The trigger: exactly one failover, by the safest method for the platform, and its undo.
+
+- Sentinel switchover (Redis, Valkey < 9): CLIENT PAUSE <ms> WRITE on the primary, SENTINEL FAILOVER,
+  then, once a Sentinel names the new primary and its ROLE confirms, REPLICAOF <new> on the old
+  primary and CLIENT UNPAUSE (writes that waited now fail with READONLY instead of being lost).
+- Sentinel switchover on Valkey >= 9: SENTINEL FAILOVER <name> COORDINATED.
+- Sentinel plain: SENTINEL FAILOVER alone (its real cost is what the probe measures).
+- Cluster: CLUSTER FAILOVER on a replica of the chosen shard (FORCE only when asked; never TAKEOVER).
+- Replicated without Sentinel: FAILOVER TO <replica> on the primary. Never on a Sentinel-managed one.
+- crash-sim: SIGSTOP/SIGKILL of the primary's process, only for a sandbox redis-audit started.
+The trigger never retries a failover by itself.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redis_audit.failover.connections import ProbeAccess, _text
+from redis_audit.failover.model import Clock, ProbeAborted, ProbeOptions, Timeline
+from redis_audit.failover.preflight import Plan
+from redis_audit.secret import scrub
+from redis_audit.topology import Address
+
+MAX_PAUSE_MS = 15_000  # bounded: should the probe die, the pause still ends by itself
+
+
+@dataclass
+class Trigger:
+    access: ProbeAccess
+    plan: Plan
+    options: ProbeOptions
+    clock: Clock
+    timeline: Timeline
+    paused: list[Address] = field(default_factory=list)
+    frozen: Any = None  # the sandbox node stopped or killed by crash-sim, until restored
+    sandbox: Any = None
+    new_primary: Address | None = None
+
+    def note(self, name: str, detail: str = "") -> None:
+        self.timeline.add(self.clock.now_us(), "probe", name, detail)
+
+    # -- step 1 ---------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Steps before the trigger proper: the write pause of the switchover recipe."""
+        if self.plan.method == "sentinel-pause-demote":
+            pause_ms = int(min(MAX_PAUSE_MS, self.options.budget_s * 1000))
+            self.paused.append(self.plan.primary)  # before the call: a timeout may still have paused it
+            self.access.call(self.plan.primary, "CLIENT", "PAUSE", pause_ms, "WRITE")
+            self.note("client-pause", f"{self.plan.primary} WRITE {pause_ms}ms")
+        if self.plan.method == "sandbox-crash":
+            self._load_sandbox()
+
+    # -- step 2 ---------------------------------------------------------------------------------
+    def fire(self) -> None:
+        """Send the failover. The trigger time is taken just before the command leaves."""
+        method = self.plan.method
+        self.clock.trigger_us = self.clock.now_us()
+        self.note("trigger", method)
+        try:
+            if method.startswith("sentinel-"):
+                args: tuple[Any, ...] = ("SENTINEL", "FAILOVER", self.plan.master_name)
+                if method == "sentinel-coordinated":
+                    args = (*args, "COORDINATED")
+                reply = self._first_sentinel(*args)
+            elif method.startswith("cluster-failover"):
+                assert self.plan.target_replica is not None
+                extra = ("FORCE",) if method.endswith("force") else ()
+                reply = self.access.call(self.plan.target_replica, "CLUSTER", "FAILOVER", *extra)
+            elif method == "replica-failover":
+                target = self.plan.replicas[0]
+                reply = self.access.call(self.plan.primary, "FAILOVER", "TO", target.host, target.port,
+                                         "TIMEOUT", 5000)
+            elif method == "sandbox-crash":
+                sig = signal.SIGKILL if self.options.crash_signal == "kill" else signal.SIGSTOP
+                self.sandbox.signal_node(self.frozen, sig)
+                reply = f"sent {sig.name} to pid {self.frozen.pid}"
+            else:
+                raise ProbeAborted(f"unknown failover method {method}")
+        except ProbeAborted:
+            raise
+        except Exception as exc:
+            raise ProbeAborted(f"the trigger was refused: {type(exc).__name__}: {scrub(exc)}") from None
+        self.note("trigger-reply", _text(reply))
+
+    def _first_sentinel(self, *args: Any) -> Any:
+        errors = []
+        for sentinel in self.plan.sentinels:
+            try:
+                return self.access.call(sentinel, *args, sentinel=True)
+            except ConnectionError as exc:  # only an unreachable Sentinel moves on; an error reply aborts
+                errors.append(f"{sentinel}: {exc}")
+        raise ProbeAborted("no Sentinel accepted SENTINEL FAILOVER: " + "; ".join(errors))
+
+    # -- step 3 ---------------------------------------------------------------------------------
+    def wait_for_promotion(self, deadline: float) -> Address:
+        """Poll the authority (Sentinels' GET-MASTER-ADDR-BY-NAME, or the candidates' ROLE) until a new
+        primary is named and its ROLE confirms it; ProbeAborted at the deadline."""
+        candidates = self.plan.replicas if self.plan.target_replica is None else [self.plan.target_replica]
+        while time.monotonic() < deadline:
+            named = self._named_by_sentinels() if self.plan.sentinels else candidates
+            for address in named:
+                if address != self.plan.primary and self._role(address) == "master":
+                    self.new_primary = address
+                    self.note("new-primary-confirmed", str(address))
+                    return address
+            time.sleep(0.02)
+        raise ProbeAborted(f"no new primary within {self.options.switch_deadline_s:.0f}s of the trigger")
+
+    def _named_by_sentinels(self) -> list[Address]:
+        named = []
+        for sentinel in self.plan.sentinels:
+            try:
+                host, port = self.access.call(sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME",
+                                              self.plan.master_name, sentinel=True)
+                named.append(Address(_text(host), int(port)))
+            except Exception:
+                continue
+        return sorted(set(named))
+
+    def _role(self, address: Address) -> str:
+        try:
+            return _text(self.access.call(address, "ROLE")[0])
+        except Exception:
+            return "unreachable"
+
+    # -- step 4 ---------------------------------------------------------------------------------
+    def after_promotion(self, new_primary: Address) -> None:
+        """Switchover: demote the old primary at once, then unpause. crash-sim: bring the node back."""
+        if self.plan.method == "sentinel-pause-demote":
+            self.access.call(self.plan.primary, "REPLICAOF", new_primary.host, new_primary.port)
+            self.note("replicaof", f"{self.plan.primary} -> {new_primary}")
+            self.unpause()
+        elif self.plan.method == "sandbox-crash":
+            self.restore()
+
+    # -- undo (always, from the probe's finally) ----------------------------------------------------
+    def unpause(self) -> list[str]:
+        problems = []
+        for address in list(self.paused):
+            try:
+                self.access.call(address, "CLIENT", "UNPAUSE")
+                self.paused.remove(address)
+                self.note("client-unpause", str(address))
+            except Exception as exc:
+                problems.append(f"CLIENT UNPAUSE on {address} failed ({scrub(exc)}): the pause ends by itself "
+                                f"within {MAX_PAUSE_MS // 1000}s")
+        return problems
+
+    def restore(self) -> list[str]:
+        """crash-sim: SIGCONT a stopped primary, restart a killed one."""
+        if self.frozen is None:
+            return []
+        node, self.frozen = self.frozen, None
+        try:
+            if self.options.crash_signal == "kill":
+                self.sandbox.start_node(node)
+                self.note("restarted", node.address)
+            else:
+                self.sandbox.signal_node(node, signal.SIGCONT)
+                self.note("sigcont", node.address)
+        except Exception as exc:
+            return [f"could not bring {node.address} back: {scrub(exc)}"]
+        return []
+
+    def _load_sandbox(self) -> None:
+        """crash-sim only on a sandbox redis-audit started: its state file must name the primary's process."""
+        from redis_audit.sandbox import Sandbox  # type: ignore[import-not-found,unused-ignore]  # crash-sim only
+
+        state = self.options.sandbox_state
+        if state is None:
+            raise ProbeAborted("crash-sim needs --sandbox-state DIR of a sandbox redis-audit started")
+        sandbox = Sandbox.load(Path(state))
+        for node in sandbox.info.nodes:
+            if node.host == self.plan.primary.host and node.port == self.plan.primary.port:
+                if not sandbox.is_running():
+                    break
+                self.sandbox, self.frozen = sandbox, node
+                return
+        raise ProbeAborted(f"the primary {self.plan.primary} is not a running node of the sandbox in {state}; "
+                           "crash-sim never signals a process redis-audit did not start")

@@ -1,0 +1,37 @@
+"""Pure parts: the probe's policies, the FO checks without a probe run, the CLI's refusals."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from redis_audit.cli.main import _register_commands, cli
+from redis_audit.guard import FAILOVER_CANARY, FAILOVER_CONTROL, READ_ONLY, CommandNotAllowed
+
+
+@pytest.mark.parametrize("args", [("RPUSH", "rl:user:1", "1"), ("DEL", "__redis_audit:failover:x", "rl:1"),
+                                  ("SET", "__redis_audit:failover:x", "1"), ("FLUSHALL",)])
+def test_canary_policy_never_touches_application_keys(args: tuple[str, ...]) -> None:
+    with pytest.raises(CommandNotAllowed):
+        (FAILOVER_CANARY if args[0] == "RPUSH" else FAILOVER_CONTROL).check(args)
+
+
+def test_policies_are_separate_and_takeover_is_never_allowed() -> None:
+    FAILOVER_CONTROL.check(("CLUSTER", "FAILOVER", "FORCE"))
+    with pytest.raises(CommandNotAllowed):
+        FAILOVER_CONTROL.check(("CLUSTER", "FAILOVER", "TAKEOVER"))
+    for command in (("CLIENT", "PAUSE", "1000", "WRITE"), ("REPLICAOF", "h", "1"), ("SENTINEL", "FAILOVER", "m")):
+        with pytest.raises(CommandNotAllowed):
+            READ_ONLY.check(command)
+        with pytest.raises(CommandNotAllowed):
+            FAILOVER_CANARY.check(command)
+
+
+def test_cli_needs_allow_failover_and_a_terminal_or_yes() -> None:
+    _register_commands()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["probe", "failover", "redis://127.0.0.1:1"], standalone_mode=False)
+    assert "--allow-failover" in str(result.exception)
+    result = runner.invoke(cli, ["probe", "failover", "redis://127.0.0.1:1", "--allow-failover"],
+                           standalone_mode=False)
+    assert "without --yes" in str(result.exception)
