@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from redis_audit import __version__
@@ -47,10 +46,10 @@ def collect_snapshot(target: Target, options: AuditOptions) -> Snapshot:
         seeds = tuple(Unreachable(a, None, str(exc)) for a in target.seeds)
         topology = Topology(DeploymentKind.UNKNOWN, unreachable=seeds)
     ctx = CollectContext(target, topology, options.profile, options.timeouts)
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="deployment") as pool:
-        deployment = pool.submit(_deployment_facts, deployment_collectors(), ctx, deadline)
-        collected = collect_all(list(topology.all_nodes()), ctx, node_collectors(), deadline)
-        facts = deployment.result()
+    collected = collect_all(list(topology.all_nodes()), ctx, node_collectors(), deadline)
+    # After node collection, not beside it: the latency probe must not share the CPU (and the GIL)
+    # with the collectors it would otherwise measure.
+    facts = _deployment_facts(deployment_collectors(), ctx, deadline)
     topology = dataclasses.replace(topology, unreachable=topology.unreachable + tuple(collected.unreachable))
     return Snapshot(
         target=target.info(),

@@ -1,15 +1,10 @@
 """CLI-00x from profile values over hand-built snapshots: PASS, WARN/FAIL and SKIP naming the key."""
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from judging import run_check, snapshot, statuses
-
 from redis_audit.probes.histogram import Histogram
+from tests.judging import run_check, snapshot, statuses
 
 NODE = "10.0.0.1:6379"
 

@@ -1,11 +1,8 @@
 """LAT-002..005 over hand-built facts."""
 
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from judging import run_check, snapshot, statuses
+from tests.judging import run_check, snapshot, statuses
 
 NODE = "10.0.0.1:6379"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from redis_audit.guard import READ_ONLY
+from redis_audit.guard import LATENCY_PROBE, READ_ONLY
 from redis_audit.sandbox import SandboxSpec
 from tests.helpers import audit
 
@@ -25,11 +25,13 @@ def test_a_full_audit_sends_only_allowlisted_commands(fresh_sandbox, spec):
     for node in data_nodes:
         sandbox.admin_client(node).execute_command("CONFIG", "RESETSTAT")
     audit(sandbox)
-    allowed = set(READ_ONLY.allowed) | REPLICATION_TRAFFIC | {"config|resetstat", "info"}
+    # The read-only collectors, plus the latency probe's GET of its own reserved key (a read).
+    allowed = set(READ_ONLY.allowed) | set(LATENCY_PROBE.allowed) | REPLICATION_TRAFFIC | {"config|resetstat"}
     for node in data_nodes:
         seen = commands_seen(sandbox.admin_client(node))
         assert seen <= allowed, (node.address, sorted(seen - allowed))
         assert "info" in seen  # the audit did reach it
+        assert not seen & {"set", "evalsha", "eval", "del", "flushall", "config|set"}
 
 
 def test_a_plugin_that_tries_to_write_is_stopped_and_reported(sandboxes, plugin_path):

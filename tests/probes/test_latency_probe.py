@@ -6,8 +6,6 @@ import threading
 import time
 
 import pytest
-from delayproxy import DelayProxy
-from judging import run_check, snapshot, statuses
 
 from redis_audit.guard import LATENCY_PROBE, READ_ONLY, CommandNotAllowed
 from redis_audit.probes.latency import ProbeConfig, ProbeConfigError, run_latency_probe
@@ -15,6 +13,8 @@ from redis_audit.probes.results import probe_config, result_document
 from redis_audit.profile import profile_from_mapping
 from redis_audit.target import Credentials, TlsOptions
 from redis_audit.topology import Address
+from tests.judging import run_check, snapshot, statuses
+from tests.probes.delayproxy import DelayProxy
 
 
 def probe(port: int, **config: object):

@@ -9,11 +9,11 @@ import stat
 
 import pytest
 import redis
-from conftest import SandboxPool
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from redis_audit.sandbox import SandboxError, SandboxSpec
+from tests.conftest import SandboxPool
 
 
 def _plain_client(port: int) -> redis.Redis:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import SandboxPool
 
 from redis_audit.sandbox import Sandbox, SandboxSpec
 from redis_audit.sandbox.readiness import command
+from tests.conftest import SandboxPool
 
 
 def _sentinel_master(client: redis.Redis, name: str) -> dict[str, Any]:
