@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_SANS: tuple[str, ...] = ("127.0.0.1", "::1", "localhost")
-_VALIDITY = dt.timedelta(days=30)
+# Long enough that a sandbox never trips the certificate-expiry checks (TLS-003 warns under 30 days).
+_VALIDITY = dt.timedelta(days=365)
 _CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
