@@ -84,6 +84,13 @@ class NodeSession:
     tls: TlsOptions
     credentials: Credentials
     timeouts: Timeouts
+    # Facts gathered so far on this node, so a later collector reuses INFO or CONFIG instead of asking again.
+    facts: dict[str, Fact] = field(default_factory=dict)
+
+    def known(self, name: str) -> JsonValue:
+        """A fact an earlier collector gathered on this node, or None when it is missing or failed."""
+        fact = self.facts.get(name)
+        return fact.value if fact is not None and fact.ok else None
 
     def call(self, *args: Any) -> Any:
         """Run one command; raises the client's exceptions (see attempt())."""

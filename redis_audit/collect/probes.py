@@ -10,7 +10,6 @@ from redis.exceptions import ResponseError as RedisResponseError
 
 from redis_audit.client import open_client
 from redis_audit.collect.base import CollectContext, NodeSession, classify_error
-from redis_audit.collect.parse import parse_info
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.snapshot import Fact
 from redis_audit.target import Credentials, TlsOptions
@@ -73,16 +72,21 @@ class PlaintextProbe:
         CONFIG GET port is exact; INFO tcp_port is the fallback, and on a TLS-only server it
         reports the TLS port itself, which is not a plaintext port.
         """
-        port: int | None = None
-        try:
-            reply = session.client.execute_command("CONFIG", "GET", "port")
-            port = int(reply[1]) if isinstance(reply, list) and len(reply) == 2 else None
-        except Exception:
-            try:
-                info = parse_info(str(session.client.execute_command("INFO", "server")))
-                port = int(info.get("server", {}).get("tcp_port", "0") or 0)
-            except Exception:
-                return None
+        config = session.known("config")
+        info = session.known("info")
+        if isinstance(config, dict) and "port" in config:
+            port = as_int(config["port"])
+        elif isinstance(info, dict) and isinstance(info.get("server"), dict):
+            port = as_int(info["server"].get("tcp_port"))
+        else:
+            return None
         if not port or port == session.node.address.port:
             return None
         return port
+
+
+def as_int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0

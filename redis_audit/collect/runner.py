@@ -31,7 +31,7 @@ class Collected:
 def collect_node(node: Node, ctx: CollectContext, collectors: Sequence[Collector], deadline: Deadline) -> NodeSnapshot:
     """All facts from one node. Raises only when the node cannot be reached at all."""
     session = open_session(node, ctx, deadline)
-    snapshot = NodeSnapshot(node.address, node.role)
+    snapshot = NodeSnapshot(node.address, node.role, facts=session.facts)
     try:
         for collector in collectors:
             if deadline.remaining() <= 0:
