@@ -38,6 +38,8 @@ def parse_acl_log(reply: Any) -> JsonValue:
 class AclCollector:
     name = "acl"
     roles = frozenset(Role)
+    commands: tuple[str, ...] = ("acl|whoami", "acl|list", "acl|log", "acl|users", "acl|getuser")
+    provides: tuple[str, ...] = ("acl.whoami", "acl.list", "acl.log", "acl.users")
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
         return True
