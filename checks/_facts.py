@@ -6,7 +6,10 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from redis_audit.check import CheckContext
 from redis_audit.collect.parse import parse_info_fields
+from redis_audit.jsonvalue import JsonObject
+from redis_audit.model import Finding
 from redis_audit.profile import Profile
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot, Snapshot
 from redis_audit.topology import Address, Node
@@ -126,3 +129,22 @@ def domain_spread(snapshot: Snapshot, profile: Profile, addresses: list[Address]
 def fact_or_none(node: NodeSnapshot, name: str) -> Any:
     """A fact's value when it was collected, else None (for facts that only add evidence)."""
     return node.fact(name) if node.has(name) else None
+
+
+def spread_finding(ctx: CheckContext, resource: str, what: str, spread: dict[str, Any],
+                    minimum: int = 2) -> Finding:
+    """PASS when the group spans `minimum` failure domains; loopback-only groups WARN (cannot be judged)."""
+    domains = spread["domains"]
+    observed: JsonObject = dict(spread)
+    expected: JsonObject = {"failureDomains": f">= {minimum}"}
+    if len(domains) >= minimum:
+        if spread["bySource"] == ["host"]:
+            return ctx.warned(resource, f"{what} spans {len(domains)} hosts, but their zones are unknown: map hosts "
+                              "to zones in [ha] host_zones", observed=observed, expected=expected)
+        return ctx.passed(resource, f"{what} spans {len(domains)} failure domains", observed=observed,
+                          expected=expected)
+    if spread["bySource"] == ["host"] and spread["allLoopback"]:
+        return ctx.warned(resource, f"{what} runs on loopback only: failure domains cannot be verified here; map "
+                          "addresses to zones in [ha] host_zones", observed=observed, expected=expected)
+    return ctx.failed(resource, f"{what} sits in {len(domains)} failure domain(s): {', '.join(domains)}",
+                      observed=observed, expected=expected)
