@@ -216,8 +216,14 @@ def sentinels_authenticate(ctx: CheckContext) -> Iterator[Finding]:
                              expected="NOAUTH")
         listed = fact_or_none(sentinel, "acl.list")
         if isinstance(listed, list):
-            rules[str(sentinel.address)] = sorted(str(r) for r in listed)
+            rules[str(sentinel.address)] = sorted(_normalised_rule(str(r)) for r in listed)
     variants = {tuple(r) for r in rules.values()}
     if len(variants) > 1:
         yield ctx.warned(ctx.deployment, f"the {len(rules)} Sentinels have {len(variants)} different ACL "
                          "configurations", observed=dict(rules), expected="identical ACL LIST on every Sentinel")
+
+
+def _normalised_rule(rule: str) -> str:
+    """An ACL LIST line with its rule tokens sorted: Sentinels list the same rules in different orders."""
+    tokens = rule.split()
+    return " ".join(tokens[:2] + sorted(tokens[2:]))

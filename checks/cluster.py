@@ -75,8 +75,9 @@ def _health_view(ctx: CheckContext) -> dict[str, str]:
     severity=Severity.CRITICAL,
     category="cluster",
     verifies="The cluster has at least cluster.min_primaries (3) primaries, and every primary has at least one "
-    "replica that the cluster reports online (CLUSTER SHARDS health, or CLUSTER NODES flags) and that the audit "
-    "reached.",
+    "replica that the audit reached and that the cluster reports online (CLUSTER SHARDS health, or CLUSTER NODES "
+    "flags); 'loading' counts as healthy when the replica's own INFO shows its link up (Redis 7.0 reports "
+    "'loading' until the first write).",
     risk="A shard without a healthy replica cannot fail over: losing its primary loses its slots (and, with "
     "full coverage required, the whole cluster). Fewer than three primaries cannot form a failover majority.",
     remediation="Add a replica to each shard (redis-cli --cluster add-node --cluster-slave) and run at least "
@@ -97,7 +98,7 @@ def cluster_shape(ctx: CheckContext) -> Iterator[Finding]:
     unreached = {str(u.address) for u in topology.unreachable}
     for primary in sorted(primaries, key=lambda n: n.address):
         replicas = {str(r.address): health.get(str(r.address), "unknown") for r in topology.replicas_of(primary)}
-        healthy = [a for a, h in replicas.items() if h == "online" and a not in unreached]
+        healthy = [a for a, h in replicas.items() if a not in unreached and _replica_healthy(ctx, a, h)]
         observed: JsonObject = {"replicas": dict(replicas), "unreachable": sorted(set(replicas) & unreached)}
         if healthy:
             yield ctx.passed(str(primary.address), f"{len(healthy)} healthy replica(s)", observed=observed,
@@ -105,6 +106,15 @@ def cluster_shape(ctx: CheckContext) -> Iterator[Finding]:
         else:
             yield ctx.failed(str(primary.address), "this shard has no healthy replica", observed=observed,
                              expected={"healthyReplicas": ">= 1"})
+
+
+def _replica_healthy(ctx: CheckContext, address: str, health: str) -> bool:
+    """Online in the cluster's view, or (Redis 7.0 says 'loading' before the first write) link up per INFO."""
+    if health == "online":
+        return True
+    node = ctx.snapshot.node(address)
+    linked = node is not None and node.has("info") and node.info("replication", "master_link_status") == "up"
+    return health in ("loading", "unknown") and linked
 
 
 def _normalised_view(nodes: list[dict[str, Any]]) -> list[JsonValue]:

@@ -55,6 +55,8 @@ def tls_forced(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     attempts: list[Any] = probe.get("attempts", []) if isinstance(probe, dict) else []
     served = [a for a in attempts if isinstance(a, dict) and a.get("answered")]
     port = probe.get("plaintextPort") if isinstance(probe, dict) else None
+    if port == node.address.port or (configured is not None and configured[1] == 0):
+        port = None  # INFO tcp_port names the TLS port when port is 0; CONFIG GET port 0 settles it
     observed = {"auditedOverTls": True, "plaintextPort": port,
                 "plaintextAttempts": [{"address": a.get("address"), "answered": a.get("answered"),
                                        "reply": a.get("reply")} for a in attempts if isinstance(a, dict)],
