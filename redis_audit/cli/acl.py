@@ -39,8 +39,8 @@ def suggest(user: str, server_version: str) -> None:
     sentinel = suggest_rule(needs, collectors, version, sentinel=True)
     click.echo(f"# Derived from the facts {len(checks)} registered checks need ({len(needs)} facts).")
     if data.unprovided:
-        click.echo(f"# No collector provides: {', '.join(data.unprovided)} (those checks will SKIP or use "
-                   "other sources).")
+        click.echo(f"# Not from data nodes or Sentinels (control plane or run-wide facts, no ACL needed): "
+                   f"{', '.join(data.unprovided)}")
     click.echo("# Data nodes (primaries and replicas):")
     click.echo(_line(user, data))
     click.echo("# Sentinels:")
