@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import socket
+import threading
 import time
 
 import pytest
 
+from redis_audit.audit import AuditOptions, collect_snapshot, judge_snapshot
 from redis_audit.model import Status
 from redis_audit.sandbox import SandboxSpec
 from redis_audit.sandbox.certs import load_ca, make_certificate
+from redis_audit.secret import Secret
+from redis_audit.target import Credentials
 from redis_audit.topology import Address
 
-from .support import audit, findings, only, profile, snapshot, statuses
+from .support import audit, findings, only, profile, snapshot, statuses, target
 
 PASS, FAIL, WARN, SKIP, ERROR = Status.PASS, Status.FAIL, Status.WARN, Status.SKIP, Status.ERROR
 
@@ -32,8 +38,7 @@ def _pack_ids() -> tuple[str, ...]:
 
 
 def _no_errors(report) -> None:
-    errors = [f for f in report.findings_for_pack() if f.status is ERROR] if hasattr(report, "findings_for_pack") \
-        else [r.finding for r in report.results if r.finding.status is ERROR and r.finding.check_id in _pack_ids()]
+    errors = [r.finding for r in report.results if r.finding.status is ERROR and r.finding.check_id in _pack_ids()]
     assert errors == []
 
 
@@ -110,21 +115,13 @@ def test_read_only_auditor_and_a_user_without_config_never_error(fresh_sandbox):
         assert all(f.message for f in pack)
         if user == "noconfig":
             skipped = [f for f in pack if f.status is SKIP and "config|get" in f.message.lower()]
-            assert {f.check_id for f in skipped} >= {"NET-001", "SEC-001", "HA-005", "CLU-005"} - {"CLU-005"}
+            assert {f.check_id for f in skipped} >= {"NET-001", "SEC-001", "HA-005"}
             assert only(report, "HA-007", PASS)  # appendonly read from INFO where CONFIG is denied
 
 
 def _audit_as(sb, prof, user):
-    from redis_audit.audit import AuditOptions, collect_snapshot, judge_snapshot
-    from redis_audit.secret import Secret
-    from redis_audit.target import Credentials
-
-    from .support import target
-
-    base = target(sb)
-    import dataclasses
-
-    changed = dataclasses.replace(base, credentials=Credentials(user, Secret(sb.password("auditor"))))
+    """Audit as `user`, who shares the auditor's password (set up by the test)."""
+    changed = dataclasses.replace(target(sb), credentials=Credentials(user, Secret(sb.password("auditor"))))
     return judge_snapshot(collect_snapshot(changed, AuditOptions(prof)), prof)
 
 
@@ -199,8 +196,6 @@ def test_ha_faults_fail(fresh_sandbox):
 
 def _with_writes(sb, node, run):
     """Run `run` while another thread writes ~1 MB/s to `node` (so that a 16 KB backlog is too small)."""
-    import threading
-
     stop = threading.Event()
 
     def write() -> None:
@@ -286,8 +281,6 @@ def _id_at(client, start) -> str:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
