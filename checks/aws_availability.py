@@ -34,18 +34,7 @@ def replicas_per_shard(ctx: CheckContext) -> Iterator[Finding]:
                              expected={"replicas": f">= {wanted}"})
 
 
-@aws_check(
-    id="HA-003",
-    title="Each shard spans at least two availability zones (Multi-AZ)",
-    severity=Severity.HIGH,
-    category="availability",
-    verifies="ElastiCache: MultiAZ enabled and each node group's members in two or more zones; MemoryDB: "
-    "AvailabilityMode multiaz and each shard's nodes in two or more zones.",
-    risk="A shard in one zone goes down with the zone: failover has nowhere to go.",
-    remediation="Place replicas in other zones and enable Multi-AZ (modify-replication-group --multi-az-enabled).",
-    references=(AUTOFO,),
-    needs=("aws.replication_group", "aws.memorydb_cluster"),
-)
+@extend("HA-003")  # the wire check lives in checks/ha.py or hardening.py; this is its control-plane half
 def multi_az(ctx: CheckContext) -> Iterator[Finding]:
     m = managed(ctx)
     if m.serverless:

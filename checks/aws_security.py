@@ -193,19 +193,7 @@ def at_rest_encryption(ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.passed(m.arn, f"encrypted at rest with key {key.get('KeyId')}, rotation on", observed=observed)
 
 
-@aws_check(
-    id="SEC-002",
-    title="The engine version is supported and at the profile's baseline",
-    severity=Severity.HIGH,
-    category="hardening",
-    verifies="The engine version from the control plane is 6.0 or later (ACLs, TLS) and at least the "
-    "profile's aws.min_engine_version.",
-    risk="Engines before 6.0 have no ACLs; old minors miss security fixes and reach end of support.",
-    remediation="Upgrade the engine (modify-replication-group --engine-version, or update-cluster), "
-    "after testing the limiter's scripts on the new version.",
-    references=("https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/supported-engine-versions.html",),
-    needs=("aws.replication_group", "aws.cache_clusters"),
-)
+@extend("SEC-002")  # the wire check lives in checks/ha.py or hardening.py; this is its control-plane half
 def engine_version(ctx: CheckContext) -> Iterator[Finding]:
     m = managed(ctx)
     version = m.engine_version(ctx.snapshot)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from redis_audit.check import CheckContext, Scope
+from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
-from redis_audit.topology import DeploymentKind
+from redis_audit.snapshot import NodeSnapshot
+from redis_audit.topology import DeploymentKind, Role
 
 from ._aws import is_aws
+from ._facts import as_int, domain_spread, node_at, replica_lag, spread_finding, table
 from .pack import PACK
 
 
@@ -49,3 +52,193 @@ def replicas_and_failover(ctx: CheckContext) -> Iterator[Finding]:
     if ctx.profile.ha.require_sentinel_or_cluster and not automated:
         yield ctx.failed(ctx.deployment, f"deployment is {topology.kind}: no automated failover",
                          observed=str(topology.kind), expected="sentinel or cluster")
+
+
+@PACK.check(
+    id="HA-002",
+    title="Replication links are up and replicas keep up",
+    severity=Severity.HIGH,
+    category="availability",
+    verifies="On each replica INFO replication shows master_link_status:up and no sync in progress, and the lag "
+    "its primary reports (slaveN lag=) is at most ha.lag_warn_s (1 s); WARN up to ha.lag_fail_s (10 s, the "
+    "default min-replicas-max-lag), FAIL above it or with the link down.",
+    risk="A replica whose link is down or far behind is no failover target: promoting it loses writes, and "
+    "with min-replicas-to-write the primary stops accepting writes.",
+    remediation="Find why the link drops (replica logs: auth, TLS, network, output buffer limits); size the "
+    "backlog (HA-006) and the network for the write rate.",
+    references=("https://redis.io/docs/latest/operate/oss_and_stack/management/replication/",),
+    needs=("info",),
+    roles=frozenset({Role.REPLICA}),
+)
+def replication_healthy(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
+    link = node.info("replication", "master_link_status")
+    syncing = node.info("replication", "master_sync_in_progress") == "1"
+    lag = replica_lag(ctx.snapshot, node)
+    observed: JsonObject = {
+        "masterLinkStatus": link, "syncInProgress": syncing, "lagSeconds": lag,
+        "masterLastIoSecondsAgo": node.info("replication", "master_last_io_seconds_ago"),
+        "master": f"{node.info('replication', 'master_host')}:{node.info('replication', 'master_port')}",
+    }
+    warn_s, fail_s = ctx.profile.ha.lag_warn_s, ctx.profile.ha.lag_fail_s
+    expected: JsonObject = {"masterLinkStatus": "up", "lagSeconds": f"<= {warn_s}"}
+    if link != "up":
+        yield ctx.failed(node, f"the replication link is {link}", observed=observed, expected=expected)
+    elif lag is not None and lag > fail_s:
+        yield ctx.failed(node, f"the replica lags {lag} s behind its primary", observed=observed, expected=expected)
+    elif syncing:
+        yield ctx.warned(node, "a full synchronisation is in progress", observed=observed, expected=expected)
+    elif lag is not None and lag > warn_s:
+        yield ctx.warned(node, f"the replica lags {lag} s behind its primary", observed=observed, expected=expected)
+    else:
+        yield ctx.passed(node, f"link up, lag {lag if lag is not None else 'unknown'} s", observed=observed,
+                         expected=expected)
+
+
+@PACK.check(
+    id="HA-003",
+    title="A primary and its replicas sit in different failure domains",
+    severity=Severity.HIGH,
+    category="availability",
+    verifies="Each shard (a primary and its replicas) spans at least two failure domains: zones from the "
+    "profile's ha.host_zones ('host:port' or 'host' -> zone), else the node's availability-zone (Valkey), else "
+    "its host. Distinct hosts with unknown zones WARN; a group entirely on loopback WARNs, because a local test "
+    "deployment cannot have failure domains (map its ports to zones to judge it).",
+    risk="A shard whose primary and replicas share a host or zone loses all its copies to one host or zone "
+    "failure: failover has nowhere to go.",
+    remediation="Place each replica on another host, in another availability zone, and record the zones in the "
+    "profile's [ha] host_zones (or set availability-zone on Valkey).",
+    references=("https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/",),
+    needs=("config", "info"),
+    scope=Scope.DEPLOYMENT,
+)
+def failure_domains(ctx: CheckContext) -> Iterator[Finding]:
+    topology = ctx.snapshot.topology
+    for primary in sorted(topology.primaries(), key=lambda n: n.address):
+        replicas = topology.replicas_of(primary)
+        if not replicas:
+            yield ctx.skipped(str(primary.address), "the primary has no replica (see HA-001)")
+            continue
+        spread = domain_spread(ctx.snapshot, ctx.profile, [primary.address, *(r.address for r in replicas)])
+        yield spread_finding(ctx, str(primary.address), "this shard", spread)
+
+
+@PACK.check(
+    id="HA-005",
+    title="min-replicas-to-write is a deliberate decision",
+    severity=Severity.MEDIUM,
+    category="availability",
+    verifies="On each primary with replicas: min-replicas-to-write >= 1 with min-replicas-max-lag <= "
+    "ha.lag_fail_s, or a waiver recorded in ha.min_replicas_to_write_waiver (a limiter may prefer availability); "
+    "never more than the replicas connected (writes would fail with NOREPLICAS).",
+    risk="Without it, a primary cut off from its replicas keeps accepting writes that the failover will throw "
+    "away; set higher than the live replicas, every write fails.",
+    remediation="CONFIG SET min-replicas-to-write 1 and min-replicas-max-lag 10, or record in the profile why "
+    "the limiter prefers availability.",
+    references=("https://redis.io/docs/latest/develop/reference/errors/common/noreplicas/",),
+    needs=("config", "info"),
+    roles=frozenset({Role.PRIMARY}),
+)
+def min_replicas_deliberate(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
+    topo = node_at(ctx.snapshot, node.address)
+    replicas = len(ctx.snapshot.topology.replicas_of(topo)) if topo is not None else 0
+    if not replicas:
+        yield ctx.skipped(node, "the primary has no replica (see HA-001)")
+        return
+    wanted = as_int(node.config("min-replicas-to-write"))
+    max_lag = as_int(node.config("min-replicas-max-lag"))
+    connected = node.info_int("replication", "connected_slaves")
+    waiver = ctx.profile.ha.min_replicas_to_write_waiver
+    observed: JsonObject = {"minReplicasToWrite": wanted, "minReplicasMaxLag": max_lag,
+                            "connectedReplicas": connected, "waiver": waiver or None}
+    expected: JsonObject = {"minReplicasToWrite": f"1..{connected}",
+                            "minReplicasMaxLag": f"<= {ctx.profile.ha.lag_fail_s}"}
+    if wanted > connected:
+        yield ctx.failed(node, f"min-replicas-to-write {wanted} exceeds the {connected} connected replicas: writes "
+                         "fail with NOREPLICAS", observed=observed, expected=expected)
+    elif wanted >= 1 and max_lag <= ctx.profile.ha.lag_fail_s:
+        yield ctx.passed(node, f"writes need {wanted} replica(s) within {max_lag} s", observed=observed,
+                         expected=expected)
+    elif wanted >= 1:
+        yield ctx.warned(node, f"min-replicas-max-lag {max_lag} s bounds little", observed=observed,
+                         expected=expected)
+    elif waiver:
+        yield ctx.passed(node, f"min-replicas-to-write is 0, waived: {waiver}", observed=observed)
+    else:
+        yield ctx.warned(node, "min-replicas-to-write is 0 and the profile records no waiver", observed=observed,
+                         expected=expected)
+
+
+@PACK.check(
+    id="HA-006",
+    title="The replication backlog absorbs short disconnects",
+    severity=Severity.MEDIUM,
+    category="availability",
+    verifies="Measured over ha.write_rate_sample_ms on each primary: sync_full does not grow, and "
+    "repl_backlog_size holds at least ha.backlog_min_seconds (60, a catalogue proposal) of the replication "
+    "write rate (master_repl_offset delta).",
+    risk="A backlog smaller than a minute of writes turns every short network blip into a full resync: a fork, "
+    "a full copy of the dataset, and replicas unusable for failover meanwhile.",
+    remediation="CONFIG SET repl-backlog-size to at least 60 s of write bytes (and persist it); investigate "
+    "repeated full syncs in the logs.",
+    references=("https://redis.io/docs/latest/operate/oss_and_stack/management/replication/",),
+    needs=("replication.rate",),
+    roles=frozenset({Role.PRIMARY}),
+)
+def backlog_sized(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
+    rate = table(node.fact("replication.rate"))
+    per_second = as_int(rate.get("bytesPerSecond"))
+    backlog = as_int(rate.get("backlogBytes"))
+    minimum = ctx.profile.ha.backlog_min_seconds
+    full_syncs = as_int(rate.get("syncFullAfter")) - as_int(rate.get("syncFullBefore"))
+    held = backlog // per_second if per_second else None
+    observed: JsonObject = {**rate, "backlogSeconds": held}
+    expected: JsonObject = {"backlogSeconds": f">= {minimum}", "newFullSyncs": 0}
+    if full_syncs > 0:
+        yield ctx.failed(node, f"{full_syncs} full resynchronisation(s) during the audit", observed=observed,
+                         expected=expected)
+    elif held is not None and held < minimum:
+        yield ctx.warned(node, f"the {backlog}-byte backlog holds {held} s of writes at {per_second} B/s",
+                         observed=observed, expected=expected)
+    else:
+        holds = "any time (no writes measured)" if held is None else f"{held} s of writes"
+        yield ctx.passed(node, f"the backlog holds {holds}", observed=observed, expected=expected)
+
+
+_SUPERVISORS = ("systemd", "upstart")
+
+
+@PACK.check(
+    id="HA-007",
+    title="No persistence-off primary that restarts automatically (the replica-wipe hazard)",
+    severity=Severity.HIGH,
+    category="availability",
+    verifies="A primary with replicas has RDB (save) or AOF (appendonly) persistence, or it is not restarted "
+    "automatically: INFO process_supervised, and ha.assume_auto_restart for orchestrators (Kubernetes, "
+    "containers) that restart a process without the server knowing.",
+    risk="A primary without persistence that restarts comes back empty faster than failover triggers, and its "
+    "replicas then synchronise from it: every copy of the data is wiped.",
+    remediation="Turn on AOF (appendonly yes) or RDB snapshots on primaries, or disable automatic restarts of "
+    "persistence-off primaries so that Sentinel/Cluster fails over instead.",
+    references=("https://redis.io/docs/latest/operate/oss_and_stack/management/replication/",),
+    needs=("config", "info"),
+    roles=frozenset({Role.PRIMARY}),
+)
+def persistence_or_no_restart(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
+    aof = node.setting("appendonly")
+    aof_on = aof in ("yes", "1")
+    save = "" if aof_on and not node.has("config") else node.config("save") or ""
+    supervised = node.info("server", "process_supervised") or "unknown"
+    topo = node_at(ctx.snapshot, node.address)
+    replicas = len(ctx.snapshot.topology.replicas_of(topo)) if topo is not None else 0
+    restarts = supervised in _SUPERVISORS or ctx.profile.ha.assume_auto_restart
+    observed: JsonObject = {"appendonly": aof, "save": save, "processSupervised": supervised,
+                            "assumeAutoRestart": ctx.profile.ha.assume_auto_restart, "replicas": replicas}
+    if aof_on or save.strip():
+        yield ctx.passed(node, "persistence is on", observed=observed)
+    elif not replicas:
+        yield ctx.passed(node, "no persistence, but no replica to wipe", observed=observed)
+    elif restarts:
+        yield ctx.failed(node, "no persistence, automatic restarts, and replicas that would sync the empty "
+                         "dataset", observed=observed, expected="appendonly yes or save, or no automatic restart")
+    else:
+        yield ctx.passed(node, "no persistence, but no automatic restart", observed=observed)

@@ -53,12 +53,27 @@ class MemorySection:
 class HaSection:
     min_replicas_per_primary: int = 1
     require_sentinel_or_cluster: bool = True  # the rollout: "HA via Sentinel or Cluster"
+    # Failure domains (HA-003, SEN-001): "host:port" or "host" -> zone. Without it, and without
+    # Valkey's availability-zone, the host is the failure domain.
+    host_zones: dict[str, str] = field(default_factory=dict)
+    lag_warn_s: int = 1  # HA-002: replica lag above this warns ...
+    lag_fail_s: int = 10  # ... and above this fails (the default min-replicas-max-lag)
+    # HA-005: a non-empty reason records the decision to run without min-replicas-to-write.
+    min_replicas_to_write_waiver: str = ""
+    backlog_min_seconds: int = 60  # HA-006: the backlog must hold this many seconds of writes
+    write_rate_sample_ms: int = 1000  # HA-006: how long the write rate is measured on each primary
+    # HA-007: containers and orchestrators restart a process without INFO process_supervised saying so.
+    assume_auto_restart: bool = True
 
 
 @dataclass(frozen=True)
 class SecuritySection:
     require_tls: bool = True
     require_auth: bool = True
+    engine_min_version: str = "6.0"  # SEC-002 fails below: no ACL, no TLS
+    # SEC-002 warns below the organisation's baseline, per engine (INFO server_name / valkey_version).
+    engine_baselines: dict[str, str] = field(default_factory=lambda: {"redis": "7.0", "valkey": "7.2"})
+    auth_failure_window_s: int = 3600  # AUTH-003: ACL LOG auth entries younger than this count
 
 
 @dataclass(frozen=True)
@@ -145,6 +160,49 @@ class FailoverSection:
 
 
 @dataclass(frozen=True)
+class TlsSection:
+    cert_warn_days: int = 30  # TLS-003: fewer days to notAfter warns ...
+    cert_fail_days: int = 7  # ... and fewer than this fails
+
+
+@dataclass(frozen=True)
+class ApplicationSection:
+    """The rate limiter's own ACL user, and the key prefixes it owns (ACL-001/002/004, CLU-006)."""
+
+    user: str = ""  # empty: the ACL checks that need it SKIP and say so
+    key_prefixes: tuple[str, ...] = ()
+    # AUTH-003: authentication failures from these IPs are a stale secret (WARN); from others, FAIL.
+    client_addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SentinelSection:
+    min_sentinels: int = 3
+    down_after_min_ms: int = 2000  # SEN-005: below this a network blip triggers failovers
+    down_after_max_ms: int = 30000  # ... above this the limiter is down too long before failover starts
+    max_parallel_syncs: int = 1
+
+
+@dataclass(frozen=True)
+class ClusterSection:
+    min_primaries: int = 3
+    hot_shard_warn_bp: int = 15000  # CLU-004: max/mean per shard, basis points (1.5x)
+    hot_shard_fail_bp: int = 20000  # (2x)
+    # Below these means, shards are too idle for a ratio to say anything.
+    hot_shard_min_keys: int = 1000
+    hot_shard_min_ops: int = 100
+    hot_shard_min_dataset_bytes: int = 10 * 1024 * 1024
+    # CLU-005, the cluster's failure-handling decision: detection within 5 s (the tutorial's value).
+    max_node_timeout_ms: int = 5000
+    require_full_coverage: str = "yes"
+    allow_reads_when_down: str = "no"
+    replica_validity_factor: int = 10
+    migration_barrier: int = 1
+    key_sample_limit: int = 200  # CLU-006: limiter keys sampled (bounded SCAN) per primary
+    max_moved_bp: int = 10  # CLU-006: MOVED replies per command, basis points (0.1%)
+
+
+@dataclass(frozen=True)
 class Profile:
     general: GeneralSection = field(default_factory=GeneralSection)
     memory: MemorySection = field(default_factory=MemorySection)
@@ -154,6 +212,10 @@ class Profile:
     client: ClientSection = field(default_factory=ClientSection)
     aws: AwsSection = field(default_factory=AwsSection)
     failover: FailoverSection = field(default_factory=FailoverSection)
+    tls: TlsSection = field(default_factory=TlsSection)
+    application: ApplicationSection = field(default_factory=ApplicationSection)
+    sentinel: SentinelSection = field(default_factory=SentinelSection)
+    cluster: ClusterSection = field(default_factory=ClusterSection)
 
     @property
     def name(self) -> str:
@@ -275,3 +337,23 @@ def _validate(profile: Profile, source: str) -> None:
             value = getattr(values, f.name)
             if isinstance(value, int) and not isinstance(value, bool) and value < 0:
                 raise ProfileError(f"{source}: {section.name}.{f.name}: must not be negative")
+    versions = {"security.engine_min_version": profile.security.engine_min_version}
+    versions.update({f"security.engine_baselines.{k}": v for k, v in profile.security.engine_baselines.items()})
+    for key, text in versions.items():
+        if parse_version(text) is None:
+            raise ProfileError(f"{source}: {key}: expected a version such as '7.2', got {text!r}")
+    if profile.tls.cert_fail_days > profile.tls.cert_warn_days:
+        raise ProfileError(f"{source}: tls.cert_fail_days: must not exceed tls.cert_warn_days")
+    if profile.ha.lag_warn_s > profile.ha.lag_fail_s:
+        raise ProfileError(f"{source}: ha.lag_warn_s: must not exceed ha.lag_fail_s")
+    if profile.cluster.hot_shard_warn_bp > profile.cluster.hot_shard_fail_bp:
+        raise ProfileError(f"{source}: cluster.hot_shard_warn_bp: must not exceed cluster.hot_shard_fail_bp")
+
+
+def parse_version(text: str) -> tuple[int, int, int] | None:
+    """'7.2' or '7.2.4' as (7, 2, 0) / (7, 2, 4); None when it is not a version."""
+    parts = text.strip().split(".")
+    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        return None
+    numbers = [int(p) for p in parts] + [0, 0]
+    return numbers[0], numbers[1], numbers[2]

@@ -1,15 +1,26 @@
-"""`redis-audit acl suggest`: the least-privilege ACL rule for the auditor user."""
+"""`redis-audit acl suggest`: the least-privilege ACL rule for the auditor user.
+
+The rule is derived from what the registered checks need: each check names the facts it reads,
+each collector the facts it provides and the commands it sends; the union of those commands
+(for data nodes and for Sentinels, as this server version knows them) is the grant.
+"""
 
 from __future__ import annotations
 
 import click
 
-from redis_audit.acl import auditor_acl_line
+from redis_audit.acl import Suggestion, suggest_rule
+from redis_audit.collect import node_collectors
+from redis_audit.registry import all_checks, discover_packs
 
 
 @click.group()
 def acl() -> None:
     """ACL helpers."""
+
+
+def _line(user: str, suggestion: Suggestion) -> str:
+    return f"ACL SETUSER {user} reset on >CHANGE-ME {' '.join(suggestion.tokens)}"
 
 
 @acl.command("suggest")
@@ -21,7 +32,16 @@ def suggest(user: str, server_version: str) -> None:
     if not major.isdigit() or not (minor or "0").isdigit():
         raise click.BadParameter("expected MAJOR.MINOR, e.g. 7.0", param_hint="--server-version")
     version = (int(major), int(minor or 0))
+    checks = all_checks(discover_packs())
+    needs = {fact for check in checks for fact in check.meta.needs}
+    collectors = node_collectors()
+    data = suggest_rule(needs, collectors, version)
+    sentinel = suggest_rule(needs, collectors, version, sentinel=True)
+    click.echo(f"# Derived from the facts {len(checks)} registered checks need ({len(needs)} facts).")
+    if data.unprovided:
+        click.echo(f"# Not from data nodes or Sentinels (control plane or run-wide facts, no ACL needed): "
+                   f"{', '.join(data.unprovided)}")
     click.echo("# Data nodes (primaries and replicas):")
-    click.echo(auditor_acl_line(user, version))
+    click.echo(_line(user, data))
     click.echo("# Sentinels:")
-    click.echo(auditor_acl_line(user, version, sentinel=True))
+    click.echo(_line(user, sentinel))

@@ -5,8 +5,17 @@ from __future__ import annotations
 from redis_audit.aws.collector import AwsControlPlaneCollector
 from redis_audit.collect.acl import AclCollector
 from redis_audit.collect.base import Collector, DeploymentCollector
+from redis_audit.collect.keyslots import LimiterKeySampler
 from redis_audit.collect.latency import ClientListCollector, LatencyCollector, LocalLatencyProbe
 from redis_audit.collect.probes import PlaintextProbe, UnauthenticatedProbe
+from redis_audit.collect.replication import ReplicationRateCollector
+from redis_audit.collect.security import (
+    AclDryRunCollector,
+    ClientPrincipalsCollector,
+    CommandInfoCollector,
+    SentinelUnauthenticatedProbe,
+    TlsProtocolProbe,
+)
 from redis_audit.collect.server import ConfigCollector, InfoCollector
 from redis_audit.collect.tls import TlsCollector
 from redis_audit.collect.topology_facts import ClusterCollector, SentinelCollector
@@ -25,6 +34,13 @@ def node_collectors() -> list[Collector]:
         PlaintextProbe(),
         LatencyCollector(),
         ClientListCollector(),
+        TlsProtocolProbe(),
+        AclDryRunCollector(),
+        CommandInfoCollector(),
+        ClientPrincipalsCollector(),
+        SentinelUnauthenticatedProbe(),
+        LimiterKeySampler(),
+        ReplicationRateCollector(),  # last: it waits ha.write_rate_sample_ms between two samples
     ]
 
 

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from redis_audit.collect.base import CollectContext, NodeSession
-from redis_audit.collect.parse import pairs_to_dict, to_json
+from redis_audit.collect.parse import pairs_to_dict, parse_info_fields, to_json
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.snapshot import Fact
 from redis_audit.topology import Role
@@ -30,7 +30,10 @@ def parse_acl_log(reply: Any) -> JsonValue:
     entries: list[JsonValue] = []
     for raw in reply if isinstance(reply, list) else []:
         entry = pairs_to_dict(raw)
-        entry.pop("client-info", None)  # carries addresses and names, not needed and noisy
+        client = entry.pop("client-info", None)  # carries names, ids, buffers: noisy; keep only the source IP
+        address = parse_info_fields(str(client).replace(" ", ",")).get("addr", "") if client else ""
+        if address:
+            entry["clientIp"] = address.rpartition(":")[0].strip("[]")
         entries.append(entry)
     return entries
 
@@ -38,6 +41,8 @@ def parse_acl_log(reply: Any) -> JsonValue:
 class AclCollector:
     name = "acl"
     roles = frozenset(Role)
+    commands: tuple[str, ...] = ("acl|whoami", "acl|list", "acl|log", "acl|users", "acl|getuser")
+    provides: tuple[str, ...] = ("acl.whoami", "acl.list", "acl.log", "acl.users")
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
         return True

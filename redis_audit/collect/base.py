@@ -123,6 +123,10 @@ class Collector(Protocol):
 
     name: str
     roles: frozenset[Role]
+    # What it sends (allowlist keys such as "config|get") and the facts it stores: `acl suggest`
+    # derives the auditor's ACL from these, for the facts the registered checks need.
+    commands: tuple[str, ...]
+    provides: tuple[str, ...]
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool: ...
 

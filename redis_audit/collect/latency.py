@@ -89,6 +89,8 @@ class LatencyCollector:
 
     name = "latency"
     roles = DATA_ROLES
+    commands: tuple[str, ...] = ("latency|latest", "slowlog|get")
+    provides: tuple[str, ...] = ("latency.latest", "slowlog")
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
         return session.node.role in self.roles
@@ -105,6 +107,8 @@ class ClientListCollector:
 
     name = "clients"
     roles = DATA_ROLES
+    commands: tuple[str, ...] = ("client|list",)
+    provides: tuple[str, ...] = ("clients",)
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
         return session.node.role in self.roles

@@ -16,15 +16,20 @@ from redis_audit.target import Credentials, TlsOptions
 from redis_audit.topology import Address, Role
 
 
-def ping_without_credentials(address: Address, tls: TlsOptions, session: NodeSession) -> JsonObject:
-    """PING with no AUTH: 'accepted' is True only when the server answered PONG."""
+def ping_without_credentials(address: Address, tls: TlsOptions, session: NodeSession,
+                             command: tuple[str, ...] = ("PING",)) -> JsonObject:
+    """PING (or `command`) with no AUTH: 'accepted' is True only when the server answered it.
+
+    'answered' is True when any RESP reply came back (NOAUTH included): the address is reachable.
+    """
     client = open_client(address, tls=tls, credentials=Credentials(), timeouts=session.timeouts, client_name=None)
     try:
-        reply = client.execute_command("PING")
+        reply = client.execute_command(*command)
+        text = str(reply) if isinstance(reply, str) else f"{type(reply).__name__} reply"
         return {"address": str(address), "tls": tls.enabled, "accepted": True, "answered": True,
-                "reply": str(reply)}
+                "reply": text}
     except Exception as exc:
-        error = classify_error(exc, "ping")
+        error = classify_error(exc, command[0].lower())
         # A RESP error reply (NOAUTH, WRONGPASS, NOPERM) proves the server answered in this protocol.
         answered = isinstance(exc, RedisResponseError | AuthenticationError)
         return {"address": str(address), "tls": tls.enabled, "accepted": False, "answered": answered,
@@ -38,6 +43,8 @@ class UnauthenticatedProbe:
 
     name = "probe.unauthenticated"
     roles = frozenset(Role)
+    commands: tuple[str, ...] = ()  # PING without credentials: no ACL grants it
+    provides: tuple[str, ...] = ("probe.unauthenticated",)
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
         return True
@@ -52,6 +59,8 @@ class PlaintextProbe:
 
     name = "probe.plaintext"
     roles = frozenset(Role)
+    commands: tuple[str, ...] = ("info",)
+    provides: tuple[str, ...] = ("probe.plaintext",)
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
         return ctx.target.tls.enabled

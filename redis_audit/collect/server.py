@@ -36,6 +36,8 @@ def clean_config(values: JsonObject) -> JsonObject:
 class InfoCollector:
     name = "info"
     roles = frozenset(Role)
+    commands: tuple[str, ...] = ("info", "role")
+    provides: tuple[str, ...] = ("info", "role")
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
         return True
@@ -52,6 +54,8 @@ class InfoCollector:
 class ConfigCollector:
     name = "config"
     roles = DATA_ROLES
+    commands: tuple[str, ...] = ("config|get",)
+    provides: tuple[str, ...] = ("config",)
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
         return session.node.role in self.roles

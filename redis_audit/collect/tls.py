@@ -51,6 +51,8 @@ def verifying_handshake(host: str, port: int, ca_file: str | None, timeout: floa
 class TlsCollector:
     name = "tls"
     roles = frozenset(Role)
+    commands: tuple[str, ...] = ()  # reads the session's own TLS socket
+    provides: tuple[str, ...] = ("tls.handshake",)
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
         return ctx.target.tls.enabled

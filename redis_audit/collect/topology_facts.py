@@ -6,9 +6,10 @@ from typing import Any
 
 from redis_audit.collect.base import CollectContext, NodeSession
 from redis_audit.collect.parse import pairs_to_dict, parse_cluster_nodes, parse_info, to_json
+from redis_audit.collect.probes import ping_without_credentials
 from redis_audit.jsonvalue import JsonValue
 from redis_audit.snapshot import Fact
-from redis_audit.topology import DATA_ROLES, DeploymentKind, Role
+from redis_audit.topology import DATA_ROLES, Address, DeploymentKind, Role
 
 
 def parse_cluster_info(reply: Any) -> JsonValue:
@@ -18,6 +19,8 @@ def parse_cluster_info(reply: Any) -> JsonValue:
 class ClusterCollector:
     name = "cluster"
     roles = DATA_ROLES
+    commands: tuple[str, ...] = ("cluster|info", "cluster|nodes", "cluster|myid", "cluster|shards")
+    provides: tuple[str, ...] = ("cluster.info", "cluster.nodes", "cluster.myid", "cluster.shards")
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
         return ctx.topology.kind is DeploymentKind.CLUSTER and session.node.role in self.roles
@@ -34,6 +37,34 @@ class ClusterCollector:
         return facts
 
 
+def announced_addresses(facts: dict[str, Fact]) -> list[tuple[str, str]]:
+    """(kind, "ip:port") for every address this Sentinel announces: the primary, replicas, peers."""
+    out: list[tuple[str, str]] = []
+    addr = facts["sentinel.master_addr"].value
+    if isinstance(addr, list) and len(addr) == 2:
+        out.append(("primary", f"{addr[0]}:{addr[1]}"))
+    for kind, fact in (("replica", facts["sentinel.replicas"]), ("sentinel", facts["sentinel.sentinels"])):
+        for item in fact.value if isinstance(fact.value, list) else []:
+            if isinstance(item, dict) and item.get("ip") and item.get("port"):
+                out.append((kind, f"{item['ip']}:{item['port']}"))
+    return out
+
+
+def announced_reachability(facts: dict[str, Fact], session: NodeSession, ctx: CollectContext) -> JsonValue:
+    """SEN-006: does an unauthenticated client from this host get any reply at each announced address?"""
+    results: list[JsonValue] = []
+    for kind, text in announced_addresses(facts):
+        try:
+            address = Address.parse(text)
+        except ValueError:
+            results.append({"kind": kind, "address": text, "reachable": False, "error": "not host:port"})
+            continue
+        probe = ping_without_credentials(address, ctx.target.tls, session)
+        results.append({"kind": kind, "address": text, "reachable": bool(probe.get("answered")),
+                        "reply": probe.get("reply")})
+    return results
+
+
 def parse_shards(reply: Any) -> JsonValue:
     shards: list[JsonValue] = []
     for raw in reply if isinstance(reply, list) else []:
@@ -47,6 +78,10 @@ def parse_shards(reply: Any) -> JsonValue:
 class SentinelCollector:
     name = "sentinel"
     roles = frozenset({Role.SENTINEL})
+    commands: tuple[str, ...] = ("sentinel|master", "sentinel|replicas", "sentinel|sentinels",
+                                 "sentinel|get-master-addr-by-name", "sentinel|ckquorum")
+    provides: tuple[str, ...] = ("sentinel.master", "sentinel.replicas", "sentinel.sentinels",
+                                 "sentinel.master_addr", "sentinel.ckquorum", "sentinel.reachability")
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
         return session.node.role is Role.SENTINEL and ctx.topology.master_name is not None
@@ -57,13 +92,15 @@ class SentinelCollector:
         def many(reply: Any) -> JsonValue:
             return [pairs_to_dict(x) for x in reply] if isinstance(reply, list) else []
 
-        return {
+        facts = {
             "sentinel.master": session.attempt(pairs_to_dict, "SENTINEL", "MASTER", name),
             "sentinel.replicas": session.attempt(many, "SENTINEL", "REPLICAS", name),
             "sentinel.sentinels": session.attempt(many, "SENTINEL", "SENTINELS", name),
             "sentinel.master_addr": session.attempt(to_json, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name),
             "sentinel.ckquorum": self._ckquorum(session, name),
         }
+        facts["sentinel.reachability"] = Fact(value=announced_reachability(facts, session, ctx))
+        return facts
 
     @staticmethod
     def _ckquorum(session: NodeSession, name: str) -> Fact:
