@@ -5,13 +5,13 @@ from __future__ import annotations
 from redis_audit.aws.collector import AwsControlPlaneCollector
 from redis_audit.collect.acl import AclCollector
 from redis_audit.collect.base import Collector, DeploymentCollector
+from redis_audit.collect.clients import ClientListCollector
 from redis_audit.collect.keyslots import LimiterKeySampler
-from redis_audit.collect.latency import ClientListCollector, LatencyCollector, LocalLatencyProbe
+from redis_audit.collect.latency import LatencyCollector, LocalLatencyProbe
 from redis_audit.collect.probes import PlaintextProbe, UnauthenticatedProbe
 from redis_audit.collect.replication import ReplicationRateCollector
 from redis_audit.collect.security import (
     AclDryRunCollector,
-    ClientPrincipalsCollector,
     CommandInfoCollector,
     SentinelUnauthenticatedProbe,
     TlsProtocolProbe,
@@ -37,7 +37,6 @@ def node_collectors() -> list[Collector]:
         TlsProtocolProbe(),
         AclDryRunCollector(),
         CommandInfoCollector(),
-        ClientPrincipalsCollector(),
         SentinelUnauthenticatedProbe(),
         LimiterKeySampler(),
         ReplicationRateCollector(),  # last: it waits ha.write_rate_sample_ms between two samples

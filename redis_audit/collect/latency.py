@@ -4,18 +4,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
-from statistics import median
 from typing import Any
 
 from redis_audit.collect.base import CollectContext, Deadline, NodeSession
 from redis_audit.guard import CONTAINER_COMMANDS
-from redis_audit.jsonvalue import JsonObject, JsonValue
+from redis_audit.jsonvalue import JsonValue
 from redis_audit.snapshot import Fact, FactError, FactErrorKind
 from redis_audit.topology import DATA_ROLES
 
 SLOWLOG_ENTRIES = 128
-MAX_CLIENT_NAMES = 200
 
 
 def parse_latency_latest(reply: Any) -> JsonValue:
@@ -49,34 +46,6 @@ def parse_slowlog(reply: Any) -> JsonValue:
     return entries
 
 
-def parse_client_list(reply: Any) -> JsonValue:
-    """CLIENT LIST grouped by client name: count, ages and idle times (s), last commands."""
-    groups: dict[str, list[dict[str, str]]] = {}
-    for line in str(reply).splitlines():
-        fields = dict(part.partition("=")[::2] for part in line.split(" ") if "=" in part)
-        flags = fields.get("flags", "")
-        if "S" in flags or "M" in flags:
-            continue  # replicas and primaries talking to this node are not application clients
-        groups.setdefault(fields.get("name", ""), []).append(fields)
-    names = sorted(groups, key=lambda n: -len(groups[n]))
-    by_name: JsonObject = {}
-    for name in names[:MAX_CLIENT_NAMES]:
-        members = groups[name]
-        ages = [_int(m.get("age")) for m in members]
-        idles = [_int(m.get("idle")) for m in members]
-        cmds = Counter(m.get("cmd", "") for m in members)
-        by_name[name] = {
-            "count": len(members),
-            "ageMedianS": int(median(ages)),
-            "ageMinS": min(ages),
-            "idleMedianS": int(median(idles)),
-            "users": sorted({m.get("user", "") for m in members})[:10],
-            "cmds": dict(cmds.most_common(10)),
-        }
-    others = sum(len(groups[n]) for n in names[MAX_CLIENT_NAMES:])
-    return {"total": sum(len(g) for g in groups.values()), "byName": by_name, "otherNames": others}
-
-
 def _int(text: str | None) -> int:
     try:
         return int(str(text))
@@ -100,21 +69,6 @@ class LatencyCollector:
             "latency.latest": session.attempt(parse_latency_latest, "LATENCY", "LATEST"),
             "slowlog": session.attempt(parse_slowlog, "SLOWLOG", "GET", str(SLOWLOG_ENTRIES)),
         }
-
-
-class ClientListCollector:
-    """CLI-003/CLI-004: connected clients per client name, with ages (no addresses kept)."""
-
-    name = "clients"
-    roles = DATA_ROLES
-    commands: tuple[str, ...] = ("client|list",)
-    provides: tuple[str, ...] = ("clients",)
-
-    def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
-        return session.node.role in self.roles
-
-    def collect(self, session: NodeSession, ctx: CollectContext) -> dict[str, Fact]:
-        return {"clients": session.attempt(parse_client_list, "CLIENT", "LIST")}
 
 
 MIN_LOCAL_PROBE_MS = 300

@@ -162,39 +162,6 @@ class CommandInfoCollector:
         return {self.name: session.attempt(parse_command_info, "COMMAND", "INFO", *RENAMEABLE_COMMANDS)}
 
 
-def parse_client_principals(reply: Any) -> JsonValue:
-    """From CLIENT LIST, only which users the replication and Sentinel links use (no addresses)."""
-    replica_users: set[str] = set()
-    sentinel_users: set[str] = set()
-    total = 0
-    for line in str(reply).splitlines():
-        fields = dict(part.partition("=")[::2] for part in line.split())
-        if not fields:
-            continue
-        total += 1
-        user = fields.get("user", "")
-        if "S" in fields.get("flags", ""):
-            replica_users.add(user)
-        if fields.get("name", "").startswith("sentinel-"):
-            sentinel_users.add(user)
-    return {"clients": total, "replicaUsers": sorted(replica_users), "sentinelUsers": sorted(sentinel_users)}
-
-
-class ClientPrincipalsCollector:
-    """ACL-003: the users replicas and Sentinels authenticate as, seen on the node they connect to."""
-
-    name = "clients.principals"
-    roles = DATA_ROLES
-    commands: tuple[str, ...] = ("client|list",)
-    provides: tuple[str, ...] = ("clients.principals",)
-
-    def applies(self, session: NodeSession, ctx: CollectContext) -> bool:
-        return session.node.role in self.roles
-
-    def collect(self, session: NodeSession, ctx: CollectContext) -> dict[str, Fact]:
-        return {self.name: session.attempt(parse_client_principals, "CLIENT", "LIST")}
-
-
 class SentinelUnauthenticatedProbe:
     """AUTH-004: SENTINEL MASTERS from a client that never authenticated must get NOAUTH."""
 
