@@ -5,6 +5,8 @@ from __future__ import annotations
 from redis_audit.aws.collector import AwsControlPlaneCollector
 from redis_audit.collect.acl import AclCollector
 from redis_audit.collect.base import Collector, DeploymentCollector
+from redis_audit.collect.host import SwapCollector
+from redis_audit.collect.keyspace import KeyspaceCensusCollector
 from redis_audit.collect.latency import ClientListCollector, LatencyCollector, LocalLatencyProbe
 from redis_audit.collect.probes import PlaintextProbe, UnauthenticatedProbe
 from redis_audit.collect.server import ConfigCollector, InfoCollector
@@ -25,9 +27,10 @@ def node_collectors() -> list[Collector]:
         PlaintextProbe(),
         LatencyCollector(),
         ClientListCollector(),
+        SwapCollector(),
     ]
 
 
 def deployment_collectors() -> list[DeploymentCollector]:
     """Run-wide collectors (control plane, probes from this host)."""
-    return [AwsControlPlaneCollector(), LocalLatencyProbe()]
+    return [AwsControlPlaneCollector(), LocalLatencyProbe(), KeyspaceCensusCollector()]
