@@ -168,14 +168,18 @@ class NodeScanner:
         rng = self._rng()
         link = self.link
         count = settings.sample_slice
-        scans = b"".join(link.pack(b"SCAN", rng.getrandbits(48), b"COUNT", count)
-                         for _ in range(settings.slices_per_round))
-        link.send(scans, settings.slices_per_round)
-        units = [link.read_scan()[1] for _ in range(settings.slices_per_round)]
+        # Each slice costs a SCAN and ~3 commands per key: never start more than the budget has left.
+        slices = min(settings.slices_per_round, (settings.budget - link.commands_sent) // (1 + 3 * count))
+        if slices <= 0 or self.population == 0:
+            self.state.done = True
+            return
+        scans = b"".join(link.pack(b"SCAN", rng.getrandbits(48), b"COUNT", count) for _ in range(slices))
+        link.send(scans, slices)
+        units = [link.read_scan()[1] for _ in range(slices)]
         self._measure([k for unit in units for k in unit], [len(u) for u in units])
         self.state.slices += len(units)
         self._pace()
-        if link.commands_sent >= settings.budget or self._precise_enough() or self.population == 0:
+        if self._precise_enough():
             self.state.done = True
 
     # -- per-key facts ---------------------------------------------------------------------------
