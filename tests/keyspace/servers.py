@@ -124,7 +124,7 @@ def load(local: Local, rl: int = 2000, rlz: int = 300, cache: int = 200, no_ttl_
         key = f"rlz:10.{i // 65536}.{(i // 256) % 256}.{i % 256}"
         p = pipe(key)
         p.zadd(key, {f"{1_734_000_000_000 + j}-{i}": 1_734_000_000_000 + j for j in range(10 + i % 40)})
-        if i % no_ttl_every:
+        if (i + 1) % no_ttl_every:
             p.expire(key, 60 + (i * 53) % 3540)
         else:
             immortal.add(key.encode())
