@@ -10,7 +10,6 @@ from redis_audit.model import Finding
 from ._aws import extend, managed, parameter
 
 
-
 @extend("MEM-004")
 def eviction_policy_parameter(ctx: CheckContext) -> Iterator[Finding]:
     m = managed(ctx)

@@ -116,7 +116,7 @@ def projected_memory(ctx: CheckContext) -> Iterator[Finding]:
     factor_bp = basis_points(room, projected) if projected else 0
     for item in per_limiter:
         item["maxPeakIdentities"] = max(num(item["peakIdentities"]) * factor_bp // 10_000, 0)
-    observed = {"projectedPeakBytes": peak, "maxmemory": maxmemory, "utilisationBp": ratio,
+    observed: dict[str, Any] = {"projectedPeakBytes": peak, "maxmemory": maxmemory, "utilisationBp": ratio,
                 "otherBytes": base, "limiters": per_limiter, "carriesTrafficFactorBp": factor_bp}
     message = (f"projected peak {peak // (1 << 20)} MB is {ratio / 100:.1f}% of maxmemory; the cap carries "
                f"{factor_bp / 10_000:.2f}x the modelled peak at {mem.projected_pass_pct}%{sampled_note(data)}")
@@ -163,6 +163,12 @@ def expiry_stalls(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     else:
         yield ctx.passed(node, "expiry keeps up and is spread over time", observed=observed,
                          expected="stale < 10%, no cap hits")
+
+
+def _keyspace(node: NodeSnapshot) -> dict[str, Any]:
+    info = node.fact("info")
+    keyspace = info.get("keyspace") if isinstance(info, dict) else None
+    return keyspace if isinstance(keyspace, dict) else {}
 
 
 def _calls(node: NodeSnapshot, command: str) -> int:
@@ -222,10 +228,9 @@ def limiter_isolation(ctx: CheckContext) -> Iterator[Finding]:
     limiter = [g for g in groups(data) if is_limiter(str(g.get("pattern", "")), prefixes)]
     other = [g for g in groups(data) if not is_limiter(str(g.get("pattern", "")), prefixes)]
     primaries = list(ctx.snapshot.data_nodes(Role.PRIMARY))
-    other_dbs = sorted({db for n in primaries for db in (n.fact("info").get("keyspace", {}) or {})
-                        if db != "db0"} if primaries else set())
+    other_dbs = sorted({db for n in primaries for db in _keyspace(n) if db != "db0"})
     policies = sorted({str(n.setting("maxmemory-policy")) for n in primaries})
-    observed = {"limiterKeys": sum(num(g.get("keys")) for g in limiter),
+    observed: dict[str, Any] = {"limiterKeys": sum(num(g.get("keys")) for g in limiter),
                 "otherKeys": sum(num(g.get("keys")) for g in other),
                 "otherGroups": [g.get("pattern") for g in other[:10]], "otherDatabases": other_dbs,
                 "policies": policies}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from redis_audit.check import CheckContext, Scope
 from redis_audit.jsonvalue import basis_points
@@ -104,7 +105,7 @@ def memory_headroom(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     forking = any(forks.values())
     limit = ctx.profile.memory.max_ram_pct_with_fork if forking else ctx.profile.memory.max_ram_pct
     ratio = basis_points(maxmemory, ram)
-    observed = {"maxmemory": maxmemory, "totalSystemMemory": ram, "ratioBp": ratio, "forks": forks}
+    observed: dict[str, Any] = {"maxmemory": maxmemory, "totalSystemMemory": ram, "ratioBp": ratio, "forks": forks}
     why = " (the node forks: " + ", ".join(k for k, v in forks.items() if v) + ")" if forking else ""
     message = f"maxmemory is {ratio / 100:.1f}% of the host's RAM, limit {limit}%{why}"
     if ratio <= limit * 100:

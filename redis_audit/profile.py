@@ -261,7 +261,8 @@ def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
     if origin is tuple and dataclasses.is_dataclass(args[0]):
         if not isinstance(value, list):
             raise ProfileError(f"{source}: {key}: expected a list of tables ([[{key}]])")
-        return tuple(_build(args[0], v, source, prefix=f"{key}[{i}].") for i, v in enumerate(value))
+        table = typing.cast(type[Any], args[0])
+        return tuple(_build(table, v, source, prefix=f"{key}[{i}].") for i, v in enumerate(value))
     if origin is tuple:
         if not isinstance(value, list) or not all(_matches(args[0], v) for v in value):
             raise ProfileError(f"{source}: {key}: expected a list of {args[0].__name__}")

@@ -18,7 +18,6 @@ from redis_audit.collect.base import Deadline
 from redis_audit.collect.keyspace import census_options
 from redis_audit.discovery import DiscoveryFailed, discover
 from redis_audit.exitcodes import UsageError
-from redis_audit.jsonvalue import JsonObject
 from redis_audit.profile import load_profile
 
 
@@ -45,15 +44,15 @@ class Progress:
             sys.stderr.write("\r" + " " * 78 + "\r")
 
 
-def render_table(result: JsonObject) -> str:
+def render_table(result: dict[str, Any]) -> str:
     rows = []
     groups = result.get("groups")
     for g in groups if isinstance(groups, list) else []:
         if not isinstance(g, dict):
             continue
-        ci = g.get("ci95") if isinstance(g.get("ci95"), dict) else {}
+        ci: dict[str, Any] = g.get("ci95") or {}
         sampled = result.get("mode") == "sampled"
-        hist = g.get("ttlHistogram") if isinstance(g.get("ttlHistogram"), dict) else {}
+        hist: dict[str, Any] = g.get("ttlHistogram") or {}
         rows.append([
             g["pattern"],
             f"{g['keys']:,}" + (f" ±{ci.get('keys', 0):,}" if sampled else ""),
@@ -66,7 +65,7 @@ def render_table(result: JsonObject) -> str:
         ])
     table = tabulate(rows, headers=["group", "keys", "types", "bytes (corrected)", "B/key", "B/key (MEMORY USAGE)",
                                     "no TTL", "TTL histogram"])
-    totals = result.get("totals") if isinstance(result.get("totals"), dict) else {}
+    totals: dict[str, Any] = result.get("totals") or {}
     footer = (f"\nmode {result.get('mode')}, {result.get('commands'):,} commands, {result.get('durationMs')} ms; "
               f"total {totals.get('correctedBytes', 0):,} B corrected vs used_memory {totals.get('usedMemory', 0):,} B")
     examples = [e for g in (groups if isinstance(groups, list) else []) if isinstance(g, dict)

@@ -81,7 +81,7 @@ def _prepare(node: Node, target: Target, options: CensusOptions) -> _Prepared:
     overhead = oh.from_counts(keys, expires)
     try:
         stats = oh.parse_flat(client.execute_command("MEMORY", "STATS"))
-        counted = oh.counted_per_key(engine, (version + (0, 0, 0))[:3])  # type: ignore[arg-type]
+        counted = oh.counted_per_key(engine, ((*version, 0, 0, 0))[:3])  # type: ignore[arg-type]
         overhead = oh.from_memory_stats(stats, keys, expires, counted) or overhead
     except redis.RedisError:
         pass  # denied or unknown: keep the estimate from the key counts

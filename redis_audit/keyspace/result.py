@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from redis_audit.jsonvalue import JsonObject, JsonValue, basis_points
 from redis_audit.keyspace.overhead import Overhead
@@ -40,7 +41,7 @@ class NodeCensus:
     def group_json(self, g: GroupStats) -> JsonObject:
         scale = self.scale()
         ci = {"keys": 0, "bytes": 0, "correctedBytes": 0, "noTtl": 0}
-        keys, size, corrected, no_ttl = g.keys * scale, g.bytes * scale, g.corrected * scale, g.no_ttl * scale
+        keys, size, corrected, no_ttl = g.keys * scale, g.size * scale, g.corrected * scale, g.no_ttl * scale
         if self.sampled:
             units = self.agg.units
             keys, ci_keys = g.u_keys.estimate(self.dbsize, units)
@@ -94,12 +95,12 @@ def _largest(entry: tuple[int, str, str, int]) -> JsonObject:
 
 def merge(nodes: list[NodeCensus], mode: str, labels: list[str], duration_ms: int) -> JsonObject:
     """The deployment's census: groups summed over nodes (half-widths added in quadrature)."""
-    merged: dict[str, dict[str, JsonValue]] = {}
+    merged: dict[str, dict[str, Any]] = {}
     squares: dict[str, dict[str, float]] = {}
     for node in nodes:
-        for g in node.agg.groups.values():
-            one = node.group_json(g)
-            name = g.name
+        for stats in node.agg.groups.values():
+            one = node.group_json(stats)
+            name = stats.name
             if name not in merged:
                 merged[name] = one
                 squares[name] = {k: float(v) ** 2 for k, v in _ci(one).items()}
@@ -138,7 +139,7 @@ def merge(nodes: list[NodeCensus], mode: str, labels: list[str], duration_ms: in
     }
 
 
-def _ci(group: JsonObject) -> dict[str, int]:
+def _ci(group: dict[str, Any]) -> dict[str, int]:
     ci = group.get("ci95")
     return {str(k): _int(v) for k, v in ci.items()} if isinstance(ci, dict) else {}
 
@@ -147,7 +148,7 @@ def _int(value: JsonValue) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _add_group(into: dict[str, JsonValue], one: JsonObject) -> None:
+def _add_group(into: dict[str, Any], one: dict[str, Any]) -> None:
     for name in ("keys", "sampledKeys", "bytes", "correctedBytes", "noTtl"):
         into[name] = _int(into[name]) + _int(one[name])
     into["maxTtlMs"] = max(_int(into["maxTtlMs"]), _int(one["maxTtlMs"]))

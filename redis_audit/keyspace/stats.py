@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ Z95 = 1.96
 def bucket_labels(edges_s: tuple[int, ...]) -> list[str]:
     """Histogram labels: 'none', then '<e0', 'e0-e1', ..., '>=eN' in readable units."""
     labels = ["none", f"<{_human(edges_s[0])}"] if edges_s else ["none"]
-    labels += [f"{_human(a)}-{_human(b)}" for a, b in zip(edges_s, edges_s[1:], strict=False)]
+    labels += [f"{_human(a)}-{_human(b)}" for a, b in itertools.pairwise(edges_s)]
     if edges_s:
         labels.append(f">={_human(edges_s[-1])}")
     else:
@@ -82,7 +83,7 @@ class GroupStats:
     name: str
     buckets: int
     keys: int = 0
-    bytes: int = 0
+    size: int = 0  # MEMORY USAGE bytes
     corrected: float = 0.0
     no_ttl: int = 0
     max_ttl_ms: int = 0
@@ -137,13 +138,14 @@ class Aggregator:
         edges = self.edges_ms
         seconds = self.expiry_seconds
         day_ms = 86_400_000
+        key: bytes
         for name, key, kind, pttl, size in zip(names, keys, types, pttls, sizes, strict=True):
             if size < 0:
                 self.vanished += 1
                 continue
             g = self.groups.get(name) or self.group(name)
             g.keys += 1
-            g.bytes += size
+            g.size += size
             g.types[kind] = g.types.get(kind, 0) + 1
             corrected = size + main_share
             if pttl < 0:

@@ -9,7 +9,6 @@ single-line RESP (``+string``, ``:72``, ``$-1``, ``-ERR``), so a whole batch par
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import redis
@@ -61,7 +60,7 @@ class Link:
         conn = self._connection()
         try:
             conn._sock.sendall(data)
-        except (OSError, socket.timeout) as exc:
+        except (TimeoutError, OSError) as exc:
             raise rexc.ConnectionError(f"send failed: {exc}") from exc
         self.commands_sent += commands
 

@@ -7,6 +7,7 @@ a plain admin client.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -55,10 +56,8 @@ class Local:
 
     def stop(self) -> None:
         for pid in self.pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def start(tmp: Path, count: int = 1, cluster: bool = False) -> Local:
@@ -74,7 +73,7 @@ def start(tmp: Path, count: int = 1, cluster: bool = False) -> Local:
         _wait(lambda i=i: local.admin(i).ping())
     if cluster:
         slots = 16384 // count
-        for i, port in enumerate(local.ports):
+        for i in range(count):
             end = 16383 if i == count - 1 else (i + 1) * slots - 1
             local.admin(i).execute_command("CLUSTER", "ADDSLOTSRANGE", i * slots, end)
             if i:
