@@ -131,18 +131,20 @@ def report(rows: list[dict[str, object]], exact: dict, sampled: dict, data_bytes
           f"corrected {corrected:,} B; used_memory minus the empty server's {data_bytes:,} B "
           f"(corrected is {100 * (corrected - data_bytes) / data_bytes:+.1f}%, MEMORY USAGE alone "
           f"{100 * (exact['totals']['bytes'] - data_bytes) / data_bytes:+.1f}%).")
-    print("\n| group | exact keys | exact corrected B | B/key (MEMORY USAGE → corrected) | no TTL | sampled error "
-          "(corrected B) | sampled 95% CI |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| group | exact keys | exact corrected B | B/key (MEMORY USAGE → corrected) | no TTL | sampled error, "
+          "keys | sampled error, bytes (95% CI) | sampled error, corrected B |")
+    print("|---|---|---|---|---|---|---|---|")
     sampled_groups = {g["pattern"]: g for g in sampled["groups"]}
     for g in exact["groups"]:
         s = sampled_groups.get(g["pattern"])
-        err = ci = "—"
+        keys = size = corrected = "—"
         if s:
-            err = f"{100 * (s['correctedBytes'] - g['correctedBytes']) / g['correctedBytes']:+.2f}%"
-            ci = f"±{100 * s['ci95']['correctedBytes'] / max(s['correctedBytes'], 1):.2f}%"
+            keys = f"{100 * (s['keys'] - g['keys']) / g['keys']:+.2f}%"
+            size = (f"{100 * (s['bytes'] - g['bytes']) / g['bytes']:+.2f}% "
+                    f"(±{100 * s['ci95']['bytes'] / max(s['bytes'], 1):.2f}%)")
+            corrected = f"{100 * (s['correctedBytes'] - g['correctedBytes']) / g['correctedBytes']:+.2f}%"
         print(f"| {g['pattern']} | {g['keys']:,} | {g['correctedBytes']:,} | {g['bytesPerKey']} → "
-              f"{g['correctedBytesPerKey']} | {g['noTtl']:,} | {err} | {ci} |")
+              f"{g['correctedBytesPerKey']} | {g['noTtl']:,} | {keys} | {size} | {corrected} |")
     print(f"\nSampled: {sampled['commands']:,} commands in {sampled['durationMs']} ms (in-process); "
           f"exact: {exact['commands']:,} commands in {exact['durationMs']} ms.")
     print("Commands by tool: " + "; ".join(f"{r['tool']}: {r['by_command']}" for r in rows))
