@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from .servers import Local, start
+from tests.keyspace.servers import Local, start
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from redis_audit.keyspace.stats import Aggregator
 from redis_audit.keyspace.wire import Link
 from redis_audit.target import Credentials, TlsOptions
 from redis_audit.topology import Address
-
-from .servers import Local, load
+from tests.keyspace.servers import Local, load
 
 
 def groups(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
