@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from redis_audit.check import CheckContext
-from redis_audit.model import Finding, Severity
+from redis_audit.model import Finding
 
-from ._aws import aws_check, extend, managed, parameter
-
-RESMEM = "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/redis-memory-management.html"
+from ._aws import extend, managed, parameter
 
 
 @extend("MEM-004")
@@ -30,18 +28,7 @@ def eviction_policy_parameter(ctx: CheckContext) -> Iterator[Finding]:
                          f"{wanted}", observed=observed, expected=accepted)
 
 
-@aws_check(
-    id="MEM-002",
-    title="Memory is reserved for non-data use (forks, buffers, fragmentation)",
-    severity=Severity.HIGH,
-    category="memory",
-    verifies="ElastiCache/MemoryDB: the parameter group's reserved-memory-percent is at least the profile's "
-    "aws.min_reserved_memory_pct (or reserved-memory is set in bytes).",
-    risk="Without reserved memory, replication and snapshot buffers push the node into swap or OOM at peak.",
-    remediation="Set reserved-memory-percent to 25 (the service default) in a custom parameter group.",
-    references=(RESMEM,),
-    needs=("aws.parameters",),
-)
+@extend("MEM-002")
 def reserved_memory(ctx: CheckContext) -> Iterator[Finding]:
     m = managed(ctx)
     if m.serverless:

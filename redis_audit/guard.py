@@ -45,6 +45,8 @@ DATA_NODE_READ_COMMANDS: tuple[AllowedCommand, ...] = (
     *_cmds("cluster|info cluster|nodes cluster|slots cluster|myid cluster|keyslot"),
     *_cmds("cluster|shards", since=(7, 0)),
     *_cmds("scan ttl pttl type exists object|encoding strlen zcard hlen scard llen xlen"),
+    # Connection state only: lets a cluster replica answer key reads (census from replicas).
+    *_cmds("readonly"),
 )
 
 # What the collectors send to a Sentinel.
@@ -181,6 +183,21 @@ class GuardedPacker:
     def pack(self, *args: object) -> list[bytes]:
         self._policy.check(args)
         return self._inner.pack(*args)  # type: ignore[attr-defined,no-any-return]
+
+    def pack_per_key(self, head: tuple[bytes, ...], keys: list[bytes], tail: tuple[bytes, ...] = ()) -> bytes:
+        """One command per key (head + key + tail) as RESP, for hot pipelines.
+
+        Every command has the same name, so the policy is checked once for the shape;
+        the keys are data and cannot change which command is sent.
+        """
+        if not keys:
+            return b""
+        self._policy.check((*head, keys[0], *tail))
+        count = len(head) + 1 + len(tail)
+        prefix = b"*%d\r\n" % count + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in head)
+        suffix = b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in tail)
+        blobs = [b"$%d\r\n%s\r\n" % (len(k), k) for k in keys]
+        return prefix + (suffix + prefix).join(blobs) + suffix
 
 
 def acl_rule_tokens(commands: Iterable[AllowedCommand], version: tuple[int, int]) -> list[str]:

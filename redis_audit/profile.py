@@ -47,6 +47,12 @@ class GeneralSection:
 class MemorySection:
     eviction_policy: str = "allkeys-lru"
     accepted_eviction_policies: tuple[str, ...] = ()  # alternatives the team signed off (e.g. volatile-ttl)
+    max_ram_pct: int = 90  # MEM-002: maxmemory against the host's RAM
+    max_ram_pct_with_fork: int = 65  # MEM-002: with replicas or persistence (a fork can double pages)
+    utilisation_warn_pct: int = 70  # MEM-003
+    utilisation_fail_pct: int = 80
+    projected_pass_pct: int = 70  # RL-002: projected peak against maxmemory
+    projected_fail_pct: int = 85
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,35 @@ class ClusterSection:
 
 
 @dataclass(frozen=True)
+class KeyspaceSection:
+    """The keyspace census (redis-audit census, and the keyspace.census fact of a run)."""
+
+    enabled: bool = True
+    mode: str = "sampled"  # or "exact"
+    budget: int = 200_000  # sampled: commands in all
+    time_budget_s: int = 20  # within the run's deadline
+    prefixes: tuple[str, ...] = ()  # group names; other keys get inferred patterns
+    limiter_prefixes: tuple[str, ...] = ("rl:", "rlz:", "ratelimit:", "rate_limit:", "rate-limit:", "throttle:")
+    ttl_buckets_s: tuple[int, ...] = (60, 300, 900, 3600, 21600)
+    slice_budget_us: int = 5000  # the longest one SCAN slice may block the server
+    max_ops_per_s: int = 0  # 0: no cap beyond the slice budget
+    read_from_replicas: bool = False
+    max_window_s: int = 3600  # RL-001 when no [[limiters]] are given: TTLs up to 2x this
+
+
+@dataclass(frozen=True)
+class LimiterSection:
+    """One rate limiter's traffic model ([[limiters]]), for RL-001 and the RL-002 projection."""
+
+    name: str = "limiter"
+    prefix: str = "rl:"  # its keys start with this
+    window_s: int = 60
+    peak_identities: int = 0  # distinct identities (users, IPs, keys) in one window at peak
+    keys_per_identity: int = 1  # keys alive per identity at once (windows alive x keys per window)
+    bytes_per_key: int = 0  # used when the census measured none of its keys
+
+
+@dataclass(frozen=True)
 class Profile:
     general: GeneralSection = field(default_factory=GeneralSection)
     memory: MemorySection = field(default_factory=MemorySection)
@@ -216,6 +251,8 @@ class Profile:
     application: ApplicationSection = field(default_factory=ApplicationSection)
     sentinel: SentinelSection = field(default_factory=SentinelSection)
     cluster: ClusterSection = field(default_factory=ClusterSection)
+    keyspace: KeyspaceSection = field(default_factory=KeyspaceSection)
+    limiters: tuple[LimiterSection, ...] = ()
 
     @property
     def name(self) -> str:
@@ -283,6 +320,11 @@ def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
         return _build(hint, value, source, prefix=f"{key}.")
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
+    if origin is tuple and dataclasses.is_dataclass(args[0]):
+        if not isinstance(value, list):
+            raise ProfileError(f"{source}: {key}: expected a list of tables ([[{key}]])")
+        table = typing.cast(type[Any], args[0])
+        return tuple(_build(table, v, source, prefix=f"{key}[{i}].") for i, v in enumerate(value))
     if origin is tuple:
         if not isinstance(value, list) or not all(_matches(args[0], v) for v in value):
             raise ProfileError(f"{source}: {key}: expected a list of {args[0].__name__}")
@@ -331,12 +373,17 @@ def _validate(profile: Profile, source: str) -> None:
         raise ProfileError(f"{source}: failover.canary_rate_hz and failover.budget_s must be at least 1")
     if profile.general.validity_days < 1:
         raise ProfileError(f"{source}: general.validity_days: must be at least 1")
+    if profile.keyspace.mode not in ("exact", "sampled"):
+        raise ProfileError(f"{source}: keyspace.mode: expected 'exact' or 'sampled', got {profile.keyspace.mode!r}")
     for section in dataclasses.fields(profile):
         values = getattr(profile, section.name)
-        for f in dataclasses.fields(values):
-            value = getattr(values, f.name)
-            if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-                raise ProfileError(f"{source}: {section.name}.{f.name}: must not be negative")
+        tables = values if isinstance(values, tuple) else (values,)
+        for index, table in enumerate(tables):
+            where = f"{section.name}[{index}]" if isinstance(values, tuple) else section.name
+            for f in dataclasses.fields(table):
+                value = getattr(table, f.name)
+                if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+                    raise ProfileError(f"{source}: {where}.{f.name}: must not be negative")
     versions = {"security.engine_min_version": profile.security.engine_min_version}
     versions.update({f"security.engine_baselines.{k}": v for k, v in profile.security.engine_baselines.items()})
     for key, text in versions.items():

@@ -1,4 +1,4 @@
-"""`redis-audit keys generate`: a local signing key pair for the signed readiness report."""
+"""`redis-audit keys`: the keyspace census (`keys TARGET`) and signing keys (`keys generate`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,21 @@ import click
 from redis_audit.signing.keys import ALGORITHMS, Algorithm, generate_keypair
 
 
-@click.group()
+class KeysGroup(click.Group):
+    """`keys TARGET` is the census; `keys generate` (or any other subcommand) is itself.
+
+    Both issues' command lines hold: a first argument that names no subcommand is a target.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["census", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=KeysGroup)
 def keys() -> None:
-    """Manage signing keys."""
+    """The keyspace census (keys TARGET ...) and signing keys (keys generate --out DIR)."""
 
 
 @keys.command("generate")

@@ -20,7 +20,7 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Imported here so that each command module stays independent of the others.
-    from redis_audit.cli import acl, checks, demo, keys, probe, probe_failover, probe_latency, run, sandbox
+    from redis_audit.cli import acl, checks, demo, keys, keys_census, probe, probe_failover, probe_latency, run, sandbox
 
     cli.add_command(run.run)
     cli.add_command(demo.demo)
@@ -31,6 +31,8 @@ def _register_commands() -> None:
     cli.add_command(keys.keys)
     probe.probe.add_command(probe_latency.latency)
     probe.probe.add_command(probe_failover.failover)
+    cli.add_command(keys_census.census)
+    keys.keys.add_command(keys_census.census)
 
 
 def main(argv: list[str] | None = None) -> int:

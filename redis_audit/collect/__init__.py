@@ -6,7 +6,9 @@ from redis_audit.aws.collector import AwsControlPlaneCollector
 from redis_audit.collect.acl import AclCollector
 from redis_audit.collect.base import Collector, DeploymentCollector
 from redis_audit.collect.clients import ClientListCollector
+from redis_audit.collect.host import SwapCollector
 from redis_audit.collect.keyslots import LimiterKeySampler
+from redis_audit.collect.keyspace import KeyspaceCensusCollector
 from redis_audit.collect.latency import LatencyCollector, LocalLatencyProbe
 from redis_audit.collect.probes import PlaintextProbe, UnauthenticatedProbe
 from redis_audit.collect.replication import ReplicationRateCollector
@@ -39,10 +41,11 @@ def node_collectors() -> list[Collector]:
         CommandInfoCollector(),
         SentinelUnauthenticatedProbe(),
         LimiterKeySampler(),
+        SwapCollector(),
         ReplicationRateCollector(),  # last: it waits ha.write_rate_sample_ms between two samples
     ]
 
 
 def deployment_collectors() -> list[DeploymentCollector]:
     """Run-wide collectors (control plane, probes from this host)."""
-    return [AwsControlPlaneCollector(), LocalLatencyProbe()]
+    return [AwsControlPlaneCollector(), LocalLatencyProbe(), KeyspaceCensusCollector()]

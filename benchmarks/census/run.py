@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Census benchmark: redis-audit census (exact and sampled) beside `redis-cli --memkeys` and `rka`.
+
+Starts its own redis-server on a free loopback port, loads the 1.15 M-key limiter dataset with
+../shared/bench/load_limiter_keys.py (called by path: it is not part of this repository), then runs
+each tool in turn with a 1 ms PING prober beside it, and prints a Markdown table: wall time, peak RSS
+(/usr/bin/time -v), commands sent (INFO commandstats deltas, the prober's PINGs removed), worst PING
+wait, and the sampled census's error per group against the exact census of the same run.
+
+    python3 benchmarks/census/run.py [--loader ../shared/bench/load_limiter_keys.py] [--budget 300000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    return port if port != 6379 else free_port()
+
+
+def cli(port: int, *args: str) -> str:
+    return subprocess.run(["redis-cli", "-p", str(port), *args], check=True, capture_output=True, text=True).stdout
+
+
+def info(port: int, section: str) -> dict[str, str]:
+    out = {}
+    for line in cli(port, "INFO", section).splitlines():
+        key, _, value = line.partition(":")
+        if value:
+            out[key] = value.strip()
+    return out
+
+
+def calls(port: int) -> dict[str, int]:
+    stats = info(port, "commandstats")
+    return {k[len("cmdstat_"):]: int(re.search(r"calls=(\d+)", v).group(1)) for k, v in stats.items()}  # type: ignore[union-attr]
+
+
+def measure(name: str, command: list[str], port: int, stdout: Path) -> dict[str, object]:
+    before = calls(port)
+    prober = subprocess.Popen([sys.executable, str(HERE / "prober.py"), str(port)], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    timing = stdout.with_suffix(".time")
+    started = time.monotonic()
+    with stdout.open("w") as out, timing.open("w") as err:
+        subprocess.run(["/usr/bin/time", "-v", *command], stdout=out, stderr=err, check=False)
+    wall = time.monotonic() - started
+    time.sleep(0.2)
+    prober.send_signal(signal.SIGTERM)
+    worst_us = int(prober.communicate(timeout=10)[0].strip() or 0)
+    after = calls(port)
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    delta["ping"] = 0  # the prober's
+    delta["info"] = max(delta.get("info", 0) - 1, 0)  # our own commandstats read
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", timing.read_text()).group(1))  # type: ignore[union-attr]
+    return {"tool": name, "wall_s": round(wall, 2), "rss_mb": round(rss_kb / 1024, 1),
+            "commands": sum(v for v in delta.values() if v > 0), "worst_ping_ms": round(worst_us / 1000, 1),
+            "by_command": {k: v for k, v in sorted(delta.items()) if v > 0}}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--loader", type=Path, default=ROOT.parent / "shared" / "bench" / "load_limiter_keys.py")
+    ap.add_argument("--budget", type=int, default=300_000)
+    ap.add_argument("--rka", type=Path, default=ROOT / ".peers" / "rka" / "bin" / "rka")
+    ap.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="census-bench-")))
+    a = ap.parse_args()
+    audit = shutil.which("redis-audit") or str(Path(sys.executable).parent / "redis-audit")
+    port = free_port()
+    workdir = a.out
+    workdir.mkdir(parents=True, exist_ok=True)
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(workdir), "--logfile", str(workdir / "redis.log")])
+    try:
+        for _ in range(100):
+            try:
+                cli(port, "PING")
+                break
+            except subprocess.CalledProcessError:  # not listening yet
+                time.sleep(0.1)
+        empty = int(info(port, "memory")["used_memory"])
+        subprocess.run([sys.executable, str(a.loader), "--port", str(port), "--flush"], check=True)
+        used = int(info(port, "memory")["used_memory"])
+        target = f"redis://127.0.0.1:{port}"
+        rows = [measure("redis-audit census --mode exact", [audit, "census", target, "--mode", "exact",
+                                                            "--format", "json"], port, workdir / "exact.json")]
+        rows.append(measure(f"redis-audit census --mode sampled --budget {a.budget}",
+                            [audit, "census", target, "--mode", "sampled", "--budget", str(a.budget), "--format",
+                             "json"], port, workdir / "sampled.json"))
+        rows.append(measure("redis-cli --memkeys", ["redis-cli", "-p", str(port), "--memkeys"], port,
+                            workdir / "memkeys.txt"))
+        if a.rka.exists():
+            rows.append(measure("rka 0.1.x (PyPI redis-key-analyzer)", [str(a.rka), "--host", "127.0.0.1", "--port",
+                                                                        str(port)], port, workdir / "rka.txt"))
+        else:
+            print(f"rka not found at {a.rka}: python3 -m venv .peers/rka && .peers/rka/bin/pip install "
+                  "redis-key-analyzer", file=sys.stderr)
+        exact = json.loads((workdir / "exact.json").read_text())
+        sampled = json.loads((workdir / "sampled.json").read_text())
+        report(rows, exact, sampled, used - empty)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return 0
+
+
+def report(rows: list[dict[str, object]], exact: dict, sampled: dict, data_bytes: int) -> None:  # type: ignore[type-arg]
+    print("\n| tool | wall s | peak RSS MB | commands sent | worst 1 ms PING wait, ms |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['tool']} | {r['wall_s']} | {r['rss_mb']} | {r['commands']:,} | {r['worst_ping_ms']} |")
+    corrected = exact["totals"]["correctedBytes"]
+    print(f"\nExact census: {exact['totals']['keys']:,} keys; MEMORY USAGE sum {exact['totals']['bytes']:,} B; "
+          f"corrected {corrected:,} B; used_memory minus the empty server's {data_bytes:,} B "
+          f"(corrected is {100 * (corrected - data_bytes) / data_bytes:+.1f}%, MEMORY USAGE alone "
+          f"{100 * (exact['totals']['bytes'] - data_bytes) / data_bytes:+.1f}%).")
+    print("\n| group | exact keys | exact corrected B | B/key (MEMORY USAGE → corrected) | no TTL | sampled error, "
+          "keys | sampled error, bytes (95% CI) | sampled error, corrected B |")
+    print("|---|---|---|---|---|---|---|---|")
+    sampled_groups = {g["pattern"]: g for g in sampled["groups"]}
+    for g in exact["groups"]:
+        s = sampled_groups.get(g["pattern"])
+        keys = size = corrected = "—"
+        if s:
+            keys = f"{100 * (s['keys'] - g['keys']) / g['keys']:+.2f}%"
+            size = (f"{100 * (s['bytes'] - g['bytes']) / g['bytes']:+.2f}% "
+                    f"(±{100 * s['ci95']['bytes'] / max(s['bytes'], 1):.2f}%)")
+            corrected = f"{100 * (s['correctedBytes'] - g['correctedBytes']) / g['correctedBytes']:+.2f}%"
+        print(f"| {g['pattern']} | {g['keys']:,} | {g['correctedBytes']:,} | {g['bytesPerKey']} → "
+              f"{g['correctedBytesPerKey']} | {g['noTtl']:,} | {keys} | {size} | {corrected} |")
+    print(f"\nSampled: {sampled['commands']:,} commands in {sampled['durationMs']} ms (in-process); "
+          f"exact: {exact['commands']:,} commands in {exact['durationMs']} ms.")
+    print("Commands by tool: " + "; ".join(f"{r['tool']}: {r['by_command']}" for r in rows))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""`redis-audit census TARGET`: the keyspace census on its own, as a table or JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from tabulate import tabulate
+
+from redis_audit.cli.options import build_target, pop_target_options, target_options
+from redis_audit.client import Timeouts
+from redis_audit.collect.base import Deadline
+from redis_audit.collect.keyspace import census_options
+from redis_audit.discovery import DiscoveryFailed, discover
+from redis_audit.exitcodes import InconclusiveError
+from redis_audit.profile import load_profile
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.last < 0.2:
+            return
+        self.last = now
+        share = min(done / total, 1.0) if total else 0.0
+        bar = "#" * int(30 * share)
+        sys.stderr.write(f"\rcensus [{bar:<30}] {done:,}/{total:,} keys {now - self.started:5.1f}s")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 78 + "\r")
+
+
+def render_table(result: dict[str, Any]) -> str:
+    rows = []
+    groups = result.get("groups")
+    for g in groups if isinstance(groups, list) else []:
+        if not isinstance(g, dict):
+            continue
+        ci: dict[str, Any] = g.get("ci95") or {}
+        sampled = result.get("mode") == "sampled"
+        hist: dict[str, Any] = g.get("ttlHistogram") or {}
+        rows.append([
+            g["pattern"],
+            f"{g['keys']:,}" + (f" ±{ci.get('keys', 0):,}" if sampled else ""),
+            ",".join(f"{k}:{v}" for k, v in (g.get("types") or {}).items()),
+            f"{g['correctedBytes']:,}" + (f" ±{ci.get('correctedBytes', 0):,}" if sampled else ""),
+            g.get("correctedBytesPerKey"),
+            g.get("bytesPerKey"),
+            f"{g['noTtl']:,}",
+            " ".join(f"{k}:{v}" for k, v in hist.items() if v),
+        ])
+    table = tabulate(rows, headers=["group", "keys", "types", "bytes (corrected)", "B/key", "B/key (MEMORY USAGE)",
+                                    "no TTL", "TTL histogram"])
+    totals: dict[str, Any] = result.get("totals") or {}
+    footer = (f"\nmode {result.get('mode')}, {result.get('commands'):,} commands, {result.get('durationMs')} ms; "
+              f"total {totals.get('correctedBytes', 0):,} B corrected vs used_memory {totals.get('usedMemory', 0):,} B")
+    examples = [e for g in (groups if isinstance(groups, list) else []) if isinstance(g, dict)
+                for e in g.get("noTtlExamples", [])[:3] if g.get("noTtl")]
+    if examples:
+        footer += "\nkeys without TTL, e.g.: " + ", ".join(examples[:6])
+    return table + footer + "\n"
+
+
+@click.command()
+@click.argument("target")
+@target_options
+@click.option("--profile", type=click.Path(path_type=Path), help="Profile TOML ([keyspace], [[limiters]]).")
+@click.option("--mode", type=click.Choice(["exact", "sampled"]), help="Every key, or a sample (default: profile).")
+@click.option("--budget", type=click.IntRange(min=1000), help="Sampled mode: commands to spend.")
+@click.option("--prefix", "prefixes", multiple=True, help="Group keys by this prefix (repeatable).")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--time-budget", type=click.FloatRange(min=0), default=0.0, help="Seconds; 0: no limit.")
+@click.option("--replicas", is_flag=True, help="Scan a replica of each primary where one exists.")
+def census(target: str, profile: Path | None, mode: str | None, budget: int | None, prefixes: tuple[str, ...],
+           output_format: str, time_budget: float, replicas: bool, **kwargs: Any) -> int:
+    """Group TARGET's keys by pattern: counts, types, corrected bytes, TTL histogram, keys without TTL."""
+    from redis_audit.keyspace import run_census
+
+    built = build_target(target, pop_target_options(kwargs))
+    loaded = load_profile(profile)
+    options = census_options(loaded, time_budget)
+    options = dataclasses.replace(
+        options,
+        mode=mode or options.mode,
+        budget=budget or options.budget,
+        prefixes=tuple(dict.fromkeys((*prefixes, *options.prefixes))),
+        read_from_replicas=replicas or options.read_from_replicas,
+    )
+    try:
+        topology = discover(built, Timeouts(), Deadline.after(30))
+    except DiscoveryFailed as exc:
+        raise InconclusiveError(f"cannot reach {built.url()}: {exc}") from None
+    progress = Progress()
+    try:
+        result = run_census(built, topology, options, progress)
+    finally:
+        progress.finish()
+    if output_format == "json":
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+    else:
+        click.echo(render_table(result), nl=False)
+    return 0 if result.get("complete") else 3

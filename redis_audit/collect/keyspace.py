@@ -1,0 +1,52 @@
+"""The keyspace census as a deployment fact (``keyspace.census``), within the run's deadline.
+
+Sampled by default (the profile's ``[keyspace]`` says how much to spend); the checks read the
+result and never scan themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from redis_audit.collect.base import CollectContext, Deadline, DeadlineExceeded
+from redis_audit.profile import Profile
+from redis_audit.snapshot import Fact
+
+if TYPE_CHECKING:
+    from redis_audit.keyspace import CensusOptions
+
+# Leave this much of the run's deadline to the node collectors and the report.
+DEADLINE_MARGIN_S = 2.0
+
+
+def census_options(profile: Profile, time_budget_s: float) -> CensusOptions:
+    from redis_audit.keyspace import CensusOptions, ScanSettings  # the census imports collect.parse
+
+    ks = profile.keyspace
+    prefixes = tuple(dict.fromkeys((*ks.prefixes, *(lim.prefix for lim in profile.limiters))))
+    return CensusOptions(
+        mode=ks.mode,
+        budget=ks.budget,
+        prefixes=prefixes,
+        ttl_edges_s=ks.ttl_buckets_s,
+        read_from_replicas=ks.read_from_replicas,
+        time_budget_s=time_budget_s,
+        scan=ScanSettings(slice_budget_us=ks.slice_budget_us, max_ops_per_s=ks.max_ops_per_s),
+    )
+
+
+class KeyspaceCensusCollector:
+    name = "keyspace.census"
+
+    def applies(self, ctx: CollectContext) -> bool:
+        return ctx.profile.keyspace.enabled and bool(ctx.topology.primaries())
+
+    def collect(self, ctx: CollectContext, deadline: Deadline) -> dict[str, Fact]:
+        budget = min(float(ctx.profile.keyspace.time_budget_s), deadline.remaining() - DEADLINE_MARGIN_S)
+        if budget <= 0:
+            raise DeadlineExceeded("no time left in the run's deadline for the keyspace census")
+        from redis_audit.keyspace import run_census
+
+        options = dataclasses.replace(census_options(ctx.profile, budget), timeouts=deadline.timeouts(ctx.timeouts))
+        return {self.name: Fact(value=run_census(ctx.target, ctx.topology, options))}

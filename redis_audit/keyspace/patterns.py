@@ -1,0 +1,60 @@
+"""Key → group: the longest profile prefix that matches, else a pattern inferred from the key's shape.
+
+Inference splits on ':' and replaces the segments that look like identifiers with '*':
+numbers, hex and UUIDs, IPv4/IPv6 addresses, and long mixed letter-digit tokens. Hash tags
+keep their braces ('{user:42}' → '{*}'). ``rl:1234:28900000`` → ``rl:*:*``,
+``rlz:10.1.2.3`` → ``rlz:*``, ``cache:user:10000042`` → ``cache:user:*``.
+"""
+
+from __future__ import annotations
+
+import re
+
+OTHER = "<other>"  # the group that takes keys once max_groups patterns exist
+_IDENTIFIER = re.compile(
+    rb"[0-9]+([.\-_][0-9]+)*"  # numbers, versions, dotted IPv4, dates
+    rb"|[0-9a-fA-F]{8,}"  # hex digests
+    rb"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # UUIDs
+    rb"|(?=[A-Za-z_\-]*[0-9])[A-Za-z0-9_\-+/=]{16,}"  # long tokens with digits (ids, base64)
+)
+_CACHE_LIMIT = 100_000
+# Every rule above treats all digits alike, so keys that differ only in their digits share a
+# pattern: the key with its digits replaced by '0' is a safe cache key (and a cheap one).
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+
+
+class Grouper:
+    """Maps keys to group names; bounded: at most max_groups distinct groups, then OTHER."""
+
+    def __init__(self, prefixes: tuple[str, ...] = (), max_groups: int = 1000) -> None:
+        # Longest prefix first, so that 'rl:user:' wins over 'rl:'.
+        self._prefixes = sorted(((p.encode(), p + "*") for p in prefixes), key=lambda p: -len(p[0]))
+        self._max_groups = max_groups
+        self._groups: set[str] = set()
+        self._shapes: dict[bytes, str] = {}
+
+    def group(self, key: bytes) -> str:
+        for prefix, name in self._prefixes:
+            if key.startswith(prefix):
+                return name
+        shape = key.translate(_DIGITS_TO_ZERO)
+        found = self._shapes.get(shape)
+        if found is not None:
+            return found
+        name = self.infer(key)
+        if name not in self._groups:
+            if len(self._groups) >= self._max_groups:
+                name = OTHER
+            else:
+                self._groups.add(name)
+        if len(self._shapes) < _CACHE_LIMIT:
+            self._shapes[shape] = name
+        return name
+
+    @staticmethod
+    def infer(key: bytes) -> str:
+        pattern = b":".join(b"*" if _IDENTIFIER.fullmatch(part) else part for part in key.split(b":"))
+        # A hash tag may have been split by ':'; re-join and collapse its contents.
+        if b"{" in pattern:
+            pattern = re.sub(rb"\{[^}]*\}", b"{*}", pattern)
+        return pattern.decode("utf-8", "backslashreplace")

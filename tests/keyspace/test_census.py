@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from redis import exceptions as rexc
+
+from redis_audit.client import open_client
+from redis_audit.guard import CommandNotAllowed
+from redis_audit.keyspace import CensusOptions, ScanSettings, run_census
+from redis_audit.keyspace.overhead import Overhead
+from redis_audit.keyspace.patterns import Grouper
+from redis_audit.keyspace.scanner import NodeScanner
+from redis_audit.keyspace.stats import Aggregator
+from redis_audit.keyspace.wire import Link
+from redis_audit.target import Credentials, TlsOptions
+from redis_audit.topology import Address
+from tests.keyspace.servers import Local, load
+
+
+def groups(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {g["pattern"]: g for g in result["groups"]}
+
+
+def test_grouper_infers_patterns_and_honours_prefixes() -> None:
+    g = Grouper(prefixes=("cache:",))
+    assert g.group(b"rl:1234:28900000") == "rl:*:*"
+    assert g.group(b"rlz:10.1.2.3") == "rlz:*"
+    assert g.group(b"cache:user:10000042") == "cache:*"
+    assert g.group(b"s:550e8400-e29b-41d4-a716-446655440000") == "s:*"
+    assert g.group(b"user:{42}:cart") == "user:{*}:cart"
+    capped = Grouper(max_groups=2)
+    assert [capped.group(k) for k in (b"a:1", b"b:1", b"c:1")] == ["a:*", "b:*", "<other>"]
+
+
+def test_exact_census_finds_every_ttl_less_key(server: Local) -> None:
+    immortal = load(server)
+    result = run_census(server.target(), server.topology(), CensusOptions(mode="exact"))
+    found = groups(result)
+    assert found["rlz:*"]["noTtl"] == len(immortal) == 6
+    assert set(found["rlz:*"]["noTtlExamples"]) <= {k.decode() for k in immortal}
+    assert found["rl:*:*"]["keys"] == 2000 and found["rl:*:*"]["noTtl"] == 0
+    assert found["rl:*:*"]["types"] == {"string": 2000}
+    assert found["cache:user:*"]["noTtl"] == found["cache:user:*"]["keys"] == 100
+    assert sum(found["rl:*:*"]["ttlHistogram"].values()) == 2000
+    assert result["totals"]["keys"] == server.admin().dbsize()
+    # Corrected bytes add the expires entry and the buckets: more than MEMORY USAGE alone.
+    assert found["rl:*:*"]["correctedBytes"] > found["rl:*:*"]["bytes"] + 2000 * 24
+    assert result["complete"] and result["nodes"][0]["overheadSource"] == "memory-stats"
+
+
+def test_sampled_agrees_with_exact_within_the_interval(server: Local) -> None:
+    load(server, rl=20_000, rlz=3000, cache=2000)
+    exact = groups(run_census(server.target(), server.topology(), CensusOptions(mode="exact")))
+    options = CensusOptions(mode="sampled", budget=40_000, scan=ScanSettings(seed=7, slices_per_round=100))
+    sampled = run_census(server.target(), server.topology(), options)
+    assert sampled["mode"] == "sampled" and sampled["commands"] <= 40_000 + 400 * 4
+    for name, g in groups(sampled).items():
+        if exact[name]["keys"] < 2000:
+            continue
+        for field in ("keys", "bytes", "correctedBytes"):
+            # 2x the 95% half-width: a genuine disagreement, not a 1-in-20 draw.
+            assert abs(g[field] - exact[name][field]) <= 2 * g["ci95"][field] + 1, (name, field)
+        assert g["ci95"]["bytes"] > 0
+
+
+def test_vanished_keys_and_binary_names(server: Local) -> None:
+    admin = server.admin()
+    weird = b"bin:\xff\x00\r\n:42"
+    admin.set(weird, b"v")
+    admin.set(b"plain:1", b"v", ex=100)
+    client = open_client(Address("127.0.0.1", server.ports[0]), tls=TlsOptions(), credentials=Credentials(),
+                         decode=False)
+    agg = Aggregator()
+    scanner = NodeScanner(Link(client), Grouper(), agg, Overhead(0.0, 0.0, "estimated", 0, 0), ScanSettings(), 2)
+    scanner._measure([weird, b"gone:1", b"plain:1", b"gone:2"], None)
+    assert agg.vanished == 2 and agg.keys == 4
+    assert agg.groups["bin:\\xff\x00\r\n:*"].no_ttl == 1
+    assert agg.groups["plain:*"].keys == 1
+    result = run_census(server.target(), server.topology(), CensusOptions(mode="exact"))
+    assert result["totals"]["keys"] == 2
+
+
+def test_a_dropped_connection_resumes_from_the_cursor(server: Local, monkeypatch: pytest.MonkeyPatch) -> None:
+    load(server, rl=5000, rlz=100, cache=0)
+    real = Link.read_lines
+    calls = {"n": 0}
+
+    def flaky(self: Link, count: int) -> list[bytes]:
+        calls["n"] += 1
+        if calls["n"] in (3, 4):
+            self._conn._sock.close()
+            raise rexc.ConnectionError("dropped")
+        return real(self, count)
+
+    monkeypatch.setattr(Link, "read_lines", flaky)
+    options = CensusOptions(mode="exact", scan=ScanSettings(slice_budget_us=500))
+    result = run_census(server.target(), server.topology(), options)
+    assert result["complete"]
+    assert result["totals"]["keys"] == 5100  # nothing lost; SCAN may repeat a key only while rehashing
+
+
+def test_cluster_scans_each_primary_once(cluster: Local) -> None:
+    load(cluster, rl=3000, rlz=150, cache=90)
+    result = run_census(cluster.target(), cluster.topology(), CensusOptions(mode="exact"))
+    nodes = result["nodes"]
+    assert sorted(n["address"] for n in nodes) == sorted(f"127.0.0.1:{p}" for p in cluster.ports)
+    assert [n["scannedKeys"] for n in nodes] == [cluster.admin(i).dbsize() for i in range(3)]
+    assert result["totals"]["keys"] == 3240
+    assert groups(result)["rlz:*"]["noTtl"] == 3
+
+
+def test_the_census_sends_nothing_the_guard_refuses(server: Local) -> None:
+    client = open_client(Address("127.0.0.1", server.ports[0]), tls=TlsOptions(), credentials=Credentials(),
+                         decode=False)
+    link = Link(client)
+    with pytest.raises(CommandNotAllowed):
+        link.pack_per_key((b"DEL",), [b"k"])
+    with pytest.raises(CommandNotAllowed):
+        link.pack(b"KEYS", b"*")
+    link.close()
