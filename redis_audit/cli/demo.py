@@ -11,8 +11,9 @@ import click
 from redis_audit.audit import AuditOptions, run_audit
 from redis_audit.cli.run import format_option, render_report, write_text
 from redis_audit.exitcodes import UsageError
-from redis_audit.profile import load_profile
+from redis_audit.profile import Profile, default_profile, load_profile, profile_from_mapping
 from redis_audit.sandbox import Sandbox, SandboxError, SandboxSpec, sandbox_target
+from redis_audit.sandbox.config import SANDBOX_LIMITER_PREFIXES
 from redis_audit.verdict import exit_code
 
 DEFAULT_REPORT = Path("redis-audit-report.json")
@@ -32,7 +33,7 @@ DEFAULT_REPORT = Path("redis-audit-report.json")
 def demo(topology: str, preset: str, engine: str, tls: bool | None, profile: Path | None, output_format: str,
          output: Path) -> int:
     """Start a local sandbox, audit it, print the verdict, write the report, stop the sandbox."""
-    loaded_profile = load_profile(profile)
+    loaded_profile = load_profile(profile)  # validated before anything starts
     spec = SandboxSpec(topology=topology, tls=(engine == "redis") if tls is None else tls,  # type: ignore[arg-type]
                        preset=preset, engine=engine)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory(prefix="redis-audit-demo-") as state:
@@ -44,8 +45,9 @@ def demo(topology: str, preset: str, engine: str, tls: bool | None, profile: Pat
         try:
             click.echo(f"Auditing {sandbox.info.target_url} as {sandbox.info.auditor_user or 'default'}...",
                        err=True)
+            audit_profile = loaded_profile if profile else sandbox_profile(sandbox)
             report = run_audit(sandbox_target(sandbox, name=f"sandbox-{topology}-{preset}"),
-                               AuditOptions(loaded_profile))
+                               AuditOptions(audit_profile))
         finally:
             sandbox.down()
             click.echo("Sandbox stopped.", err=True)
@@ -53,3 +55,11 @@ def demo(topology: str, preset: str, engine: str, tls: bool | None, profile: Pat
     write_text(output, render_report(report, "json"))
     click.echo(f"Report written to {output}")
     return int(exit_code(report.verdict.decision))
+
+
+def sandbox_profile(sandbox: Sandbox) -> Profile:
+    """The default profile, told which user is the sandbox's rate limiter (so ACL-001/002 can judge it)."""
+    app_user = sandbox.info.app_user
+    if app_user is None:
+        return default_profile()
+    return profile_from_mapping({"application": {"user": app_user, "key_prefixes": list(SANDBOX_LIMITER_PREFIXES)}})

@@ -16,8 +16,10 @@ DATA_USERS = ("admin", "auditor", "app", "replicator", "sentinel")
 SENTINEL_USERS = ("admin", "auditor", "peer")
 
 # The rate limiter's least-privilege user: its own key prefixes, the commands it sends, nothing else.
+SANDBOX_LIMITER_PREFIXES = ("rl:", "rlz:")
 APP_RULE = (
-    "~rl:* ~rlz:* resetchannels -@all +get +set +incr +incrby +decr +expire +pexpire +ttl +pttl +del "
+    " ".join(f"~{prefix}*" for prefix in SANDBOX_LIMITER_PREFIXES)
+    + " resetchannels -@all +get +set +incr +incrby +decr +expire +pexpire +ttl +pttl +del "
     "+exists +evalsha +eval +zadd +zrem +zremrangebyscore +zcard +zrange +ping +client|setname"
 )
 # Replicas authenticate to their primary with this user (masteruser/masterauth).
