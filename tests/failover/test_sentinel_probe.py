@@ -5,26 +5,22 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 
-import pytest
-
 from redis_audit.failover import Mode, Phase, ProbeOptions, run_probe
+from redis_audit.sandbox import Sandbox, SandboxSpec, sandbox_target
+from tests.conftest import SandboxPool
 
-from .conftest import assert_no_canary_key, operator_target
-
-# The sandbox lands on main from its own branch; until then these real-server tests cannot be collected.
-_sandbox = pytest.importorskip("redis_audit.sandbox", reason="redis_audit.sandbox is not on this branch yet")
-Sandbox, SandboxSpec = _sandbox.Sandbox, _sandbox.SandboxSpec
+from .conftest import assert_clean
 
 SENTINEL = SandboxSpec(topology="sentinel")
 FAST = {"warmup_s": 0.5, "settle_s": 0.3, "budget_s": 90}
 
 
 def _probe(sb: Sandbox, **options: object) -> dict:
-    return run_probe(operator_target(sb), ProbeOptions(**{**FAST, **options}))  # type: ignore[arg-type]
+    return run_probe(sandbox_target(sb, user="admin"), ProbeOptions(**{**FAST, **options}))  # type: ignore[arg-type]
 
 
-def test_switchover_loses_nothing_and_converges(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
+def test_switchover_loses_nothing_and_converges(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SENTINEL)
     result = _probe(sb)
     assert result["status"] == "completed", result["reasons"]
     assert result["method"] == "sentinel-pause-demote"
@@ -39,11 +35,11 @@ def test_switchover_loses_nothing_and_converges(failover_sandbox: Callable[[Sand
     events = [e["event"] for e in result["timeline"] if e["source"] == "probe"]
     assert events.index("client-pause") < events.index("trigger") < events.index("replicaof") \
         < events.index("client-unpause")
-    assert_no_canary_key(sb)
+    assert_clean(sb)
 
 
-def test_plain_sentinel_failover_shows_stale_acks(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
+def test_plain_sentinel_failover_shows_stale_acks(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SENTINEL)
     result = _probe(sb, mode=Mode.PLAIN)
     assert result["status"] == "completed", result["reasons"]
     m = result["metrics"]
@@ -53,11 +49,11 @@ def test_plain_sentinel_failover_shows_stale_acks(failover_sandbox: Callable[[Sa
     assert 0 <= window["firstMs"] <= window["lastMs"]
     assert m["promotionMs"] <= window["lastMs"]  # acks after the promotion: two primaries at once
     assert result["healthy"]
-    assert_no_canary_key(sb)
+    assert_clean(sb)
 
 
-def test_crash_sim_measures_detection_and_promotion(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
+def test_crash_sim_measures_detection_and_promotion(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SENTINEL)
     for node in sb.info.nodes_with_role("sentinel"):
         with sb.admin_client(node) as client:
             client.execute_command("SENTINEL", "SET", "mymaster", "down-after-milliseconds", "1000")
@@ -73,11 +69,11 @@ def test_crash_sim_measures_detection_and_promotion(failover_sandbox: Callable[[
     assert m["writeGapMaxMs"] >= m["promotionMs"] - m["detectionMs"]
     assert sum(m["errorsByClass"].values()) > 0
     assert result["healthy"]
-    assert_no_canary_key(sb)
+    assert_clean(sb)
 
 
-def test_interrupt_after_pause_unpauses_and_cleans_up(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
+def test_interrupt_after_pause_unpauses_and_cleans_up(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SENTINEL)
 
     def interrupt(phase: Phase) -> None:
         if phase is Phase.PAUSED:
@@ -92,11 +88,11 @@ def test_interrupt_after_pause_unpauses_and_cleans_up(failover_sandbox: Callable
         assert client.execute_command("ROLE")[0] == "master"
         client.rpush("__redis_audit:failover:unpaused", 1)
         client.delete("__redis_audit:failover:unpaused")
-    assert_no_canary_key(sb)
+    assert_clean(sb)
 
 
-def test_preflight_refuses_a_replica_with_its_link_down(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
+def test_preflight_refuses_a_replica_with_its_link_down(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SENTINEL)
     replica = sb.info.nodes_with_role("replica")[0]
     sb.signal_node(replica, signal.SIGSTOP)
     with sb.admin_client(sb.info.nodes_with_role("primary")[0]) as client:
@@ -107,11 +103,11 @@ def test_preflight_refuses_a_replica_with_its_link_down(failover_sandbox: Callab
         sb.signal_node(replica, signal.SIGCONT)
     assert result["status"] == "refused"
     assert any(str(replica.port) in r for r in result["reasons"]), result["reasons"]
-    assert_no_canary_key(sb)
+    assert_clean(sb)
 
 
-def test_preflight_refuses_without_quorum(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
+def test_preflight_refuses_without_quorum(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SENTINEL)
     stopped = sb.info.nodes_with_role("sentinel")[1:]
     for node in stopped:
         sb.stop_node(node)
@@ -124,9 +120,11 @@ def test_preflight_refuses_without_quorum(failover_sandbox: Callable[[SandboxSpe
     text = " ".join(result["reasons"])
     # Sentinels notice their peers gone only after down-after; the probe refuses at once.
     assert all(f"{n.port} is unreachable" in text for n in stopped)
+    assert_clean(sb)
 
 
-def test_probe_refuses_a_budget_too_small(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
+def test_probe_refuses_a_budget_too_small(sandboxes: SandboxPool) -> None:
+    sb = sandboxes.get(SENTINEL)  # the shared sandbox: preflight changes nothing
     result = _probe(sb, budget_s=20)
     assert result["status"] == "refused" and "budget" in " ".join(result["reasons"])
+    assert_clean(sb)
