@@ -7,9 +7,24 @@ Failover tests change the topology, so they start their own sandboxes with the s
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from redis_audit.failover import ProbeOptions, run_probe
 from redis_audit.guard import CANARY_KEY_PREFIX
-from redis_audit.sandbox import Sandbox
+from redis_audit.sandbox import Sandbox, sandbox_target
+from redis_audit.target import Target
+
+FAST = {"warmup_s": 0.5, "settle_s": 0.3, "budget_s": 90}
+
+
+def probe(sb: Sandbox, **options: Any) -> dict[str, Any]:
+    """The probe as the sandbox's admin user (the auditor user cannot pause or fail over)."""
+    return run_probe(sandbox_target(sb, user="admin"), ProbeOptions(**{**FAST, **options}))
+
+
+def probe_events(result: dict[str, Any]) -> list[str]:
+    """What the probe itself did, in order (the timeline is sorted by time)."""
+    return [e["event"] for e in result["timeline"] if e["source"] == "probe"]
 
 
 def assert_no_canary_key(sb: Sandbox) -> None:
@@ -76,3 +91,14 @@ def assert_healthy(sb: Sandbox, within_s: float = 15.0) -> None:
 def assert_clean(sb: Sandbox) -> None:
     assert_healthy(sb)
     assert_no_canary_key(sb)
+
+
+def verdicts(result: dict[str, Any]) -> dict[str, str]:
+    """The FO checks' status per check id, judged from the probe's result alone (as the CLI does)."""
+    from redis_audit.cli.probe_failover import failover_findings
+    from redis_audit.profile import load_profile
+    from redis_audit.target import parse_url
+
+    parsed = parse_url("redis://127.0.0.1:1")
+    target = Target(kind=parsed.kind, seeds=parsed.seeds)
+    return {str(f["checkId"]): str(f["status"]) for f in failover_findings(result, load_profile(None), target)}

@@ -5,25 +5,23 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 
-from redis_audit.failover import Mode, Phase, ProbeOptions, run_probe
-from redis_audit.sandbox import Sandbox, SandboxSpec, sandbox_target
+import pytest
+
+from redis_audit.failover import Mode, Phase
+from redis_audit.failover import preflight as preflight_module
+from redis_audit.sandbox import Sandbox, SandboxSpec
 from tests.conftest import SandboxPool
 
-from .conftest import assert_clean
+from .conftest import assert_clean, probe, probe_events
 
 SENTINEL = SandboxSpec(topology="sentinel")
-FAST = {"warmup_s": 0.5, "settle_s": 0.3, "budget_s": 90}
-
-
-def _probe(sb: Sandbox, **options: object) -> dict:
-    return run_probe(sandbox_target(sb, user="admin"), ProbeOptions(**{**FAST, **options}))  # type: ignore[arg-type]
 
 
 def test_switchover_loses_nothing_and_converges(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
     sb = fresh_sandbox(SENTINEL)
-    result = _probe(sb)
+    result = probe(sb)
     assert result["status"] == "completed", result["reasons"]
-    assert result["method"] == "sentinel-pause-demote"
+    assert result["method"] == "sentinel-pause-demote" and result["plan"]["fallback"] is None
     m = result["metrics"]
     assert m["readBack"] and m["acked"] > 0
     assert m["ackedWritesLost"] == 0
@@ -40,7 +38,7 @@ def test_switchover_loses_nothing_and_converges(fresh_sandbox: Callable[[Sandbox
 
 def test_plain_sentinel_failover_shows_stale_acks(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
     sb = fresh_sandbox(SENTINEL)
-    result = _probe(sb, mode=Mode.PLAIN)
+    result = probe(sb, mode=Mode.PLAIN)
     assert result["status"] == "completed", result["reasons"]
     m = result["metrics"]
     assert m["ackedWritesLost"] > 0  # the pooled client kept writing to the old, still writable primary
@@ -57,7 +55,7 @@ def test_crash_sim_measures_detection_and_promotion(fresh_sandbox: Callable[[San
     for node in sb.info.nodes_with_role("sentinel"):
         with sb.admin_client(node) as client:
             client.execute_command("SENTINEL", "SET", "mymaster", "down-after-milliseconds", "1000")
-    result = _probe(sb, mode=Mode.CRASH_SIM, sandbox_state=sb.state_dir)
+    result = probe(sb, mode=Mode.CRASH_SIM, sandbox_state=sb.state_dir)
     assert result["status"] == "completed", result["reasons"]
     m = result["metrics"]
     assert m["detectionMs"] is not None and m["detectionMs"] <= m["promotionMs"]
@@ -79,7 +77,7 @@ def test_interrupt_after_pause_unpauses_and_cleans_up(fresh_sandbox: Callable[[S
         if phase is Phase.PAUSED:
             raise KeyboardInterrupt
 
-    result = _probe(sb, on_phase=interrupt)
+    result = probe(sb, on_phase=interrupt)
     assert result["status"] == "interrupted"
     probe_events = [e["event"] for e in result["timeline"] if e["source"] == "probe"]
     assert "client-unpause" in probe_events and "trigger" not in probe_events
@@ -98,7 +96,7 @@ def test_preflight_refuses_a_replica_with_its_link_down(fresh_sandbox: Callable[
     with sb.admin_client(sb.info.nodes_with_role("primary")[0]) as client:
         client.execute_command("CLIENT", "KILL", "TYPE", "replica")  # the link drops; it cannot reconnect
     try:
-        result = _probe(sb)
+        result = probe(sb)
     finally:
         sb.signal_node(replica, signal.SIGCONT)
     assert result["status"] == "refused"
@@ -112,7 +110,7 @@ def test_preflight_refuses_without_quorum(fresh_sandbox: Callable[[SandboxSpec],
     for node in stopped:
         sb.stop_node(node)
     try:
-        result = _probe(sb)
+        result = probe(sb)
     finally:
         for node in stopped:
             sb.start_node(node)
@@ -125,6 +123,28 @@ def test_preflight_refuses_without_quorum(fresh_sandbox: Callable[[SandboxSpec],
 
 def test_probe_refuses_a_budget_too_small(sandboxes: SandboxPool) -> None:
     sb = sandboxes.get(SENTINEL)  # the shared sandbox: preflight changes nothing
-    result = _probe(sb, budget_s=20)
+    result = probe(sb, budget_s=20)
     assert result["status"] == "refused" and "budget" in " ".join(result["reasons"])
+    assert_clean(sb)
+
+
+def test_coordinated_refused_by_the_sentinel_falls_back_with_its_reply(
+    fresh_sandbox: Callable[[SandboxSpec], Sandbox], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Sentinel that does not know COORDINATED (here Redis 7.0's, taken for Valkey 9) answers with an
+    error and starts nothing: the trigger falls back once to the pause-demote recipe, with the reply."""
+    monkeypatch.setattr(preflight_module, "_valkey_major", lambda server: 9)
+    monkeypatch.setattr(preflight_module, "_coordinated_blocker", lambda access, primary: None)
+    sb = fresh_sandbox(SENTINEL)
+    result = probe(sb)
+    assert result["status"] == "completed", result["reasons"]
+    assert result["method"] == "sentinel-pause-demote"
+    assert "COORDINATED was refused (" in result["plan"]["fallback"]
+    triggers = [e["detail"] for e in result["timeline"] if e["source"] == "probe" and e["event"] == "trigger"]
+    assert triggers == ["sentinel-coordinated", "sentinel-pause-demote"]
+    events = probe_events(result)
+    assert events.index("method-fallback") < events.index("client-pause") < events.index("replicaof") \
+        < events.index("client-unpause")
+    assert result["metrics"]["ackedWritesLost"] == 0
+    assert result["healthy"]
     assert_clean(sb)
