@@ -157,6 +157,7 @@ FAILOVER_CONTROL = CommandPolicy.of(
         "failover",  # replicated standalone without Sentinel only (refused on Sentinel-managed primaries)
         "psubscribe", "punsubscribe", "subscribe", "unsubscribe",  # Sentinel events
         "exists", "lrange", "del",  # canary keys only: read back, then delete (keyed below)
+        "readonly",  # cluster replicas answer those reads only after READONLY (else MOVED)
     ),
     key_prefix=CANARY_KEY_PREFIX,
     keyed=("exists", "lrange", "del"),

@@ -36,7 +36,7 @@ FAILOVER_OPTION_NAMES = (
     "failover_user", "failover_password_env", "failover_password_file", "failover_sentinel_user",
     "failover_sentinel_password_env", "failover_sentinel_password_file", "mode", "shard", "budget", "force",
     "crash_signal", "sandbox_state", "wait_replicas", "failover_aws_service", "failover_aws_id",
-    "failover_aws_region", "yes",
+    "failover_aws_region", "failover_aws_confirm", "yes",
 )
 
 
@@ -66,6 +66,8 @@ def failover_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Trigger through AWS (TestFailover / FailoverShard) instead of Redis commands."),
         click.option("--failover-aws-id", help="ElastiCache ReplicationGroupId or MemoryDB cluster name."),
         click.option("--failover-aws-region"),
+        click.option("--failover-aws-confirm", metavar="ID", help="AWS failovers count against quotas: with --yes, "
+                     "type the ReplicationGroupId / cluster name back here (the extra confirmation)."),
         click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."),
     ]
     for option in reversed(options):
@@ -118,23 +120,32 @@ def probe_options(opts: dict[str, Any], profile: Profile) -> ProbeOptions:
     )
 
 
-def confirm(target: Target, options: ProbeOptions, assume_yes: bool) -> None:
-    """Ask on a terminal; refuse without one unless --yes. AWS asks once more (it counts against quotas)."""
+def confirm(target: Target, options: ProbeOptions, assume_yes: bool, aws_confirm: str | None = None) -> None:
+    """Ask on a terminal; refuse without one unless --yes. AWS needs an extra confirmation that --yes does
+    not give (it counts against quotas and replaces a node): the resource id typed back, on the terminal
+    or with --failover-aws-confirm."""
     what = f"fail over {target.url()} ({options.mode}{', shard ' + options.shard if options.shard else ''})"
-    if assume_yes:
+    aws = options.aws
+    if aws is not None:
+        what = f"fail over {aws.service} {aws.resource_id} (shard {aws.shard}) through the AWS API"
+    if not assume_yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"refusing to {what} without --yes: stdin is not a terminal")
+        click.confirm(f"This will {what}. Continue?", abort=True)
+    if aws is None:
         return
-    if not sys.stdin.isatty():
-        raise UsageError(f"refusing to {what} without --yes: stdin is not a terminal")
-    click.confirm(f"This will {what}. Continue?", abort=True)
-    if options.aws is not None:
-        click.confirm(f"{options.aws.service} failovers count against AWS quotas (TestFailover: 15 shards per "
-                      "rolling 24 h) and replace a node. Really continue?", abort=True)
+    if aws_confirm is None and not assume_yes:
+        aws_confirm = click.prompt(f"{aws.service} failovers count against AWS quotas (TestFailover: 15 shards per "
+                                   f"rolling 24 h) and replace a node. Type {aws.resource_id} to continue")
+    if aws_confirm != aws.resource_id:
+        raise UsageError(f"refusing to {what}: the extra confirmation is missing or wrong (pass "
+                         f"--failover-aws-confirm {aws.resource_id}, or type it at the prompt)")
 
 
 def execute(target: Target, opts: dict[str, Any], profile: Profile) -> JsonObject:
     options = probe_options(opts, profile)
     operator = operator_target(target, opts)
-    confirm(operator, options, bool(opts.get("yes")))
+    confirm(operator, options, bool(opts.get("yes")), opts.get("failover_aws_confirm"))
     if options.aws is not None:
         from redis_audit.failover.aws import run_aws_probe
 

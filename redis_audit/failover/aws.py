@@ -1,10 +1,19 @@
 """ElastiCache TestFailover and MemoryDB FailoverShard: trigger once through the API, then follow
 describe_events until recovery has finished. These count against AWS quotas; the CLI asks twice.
-The control-plane timeline is what is measured here (no Redis command is sent)."""
+
+What is measured here is the control plane's timeline (event times are AWS's, to the second): no
+Redis command is sent and no canary runs, so acknowledged-write loss and the client-visible write gap
+are not measured on this path; the result says so and the FO checks SKIP what needs a canary.
+ElastiCache's events, in order (reference failover.md §4): RG "Test Failover API called for node group
+<id>", CC and RG "Failover from primary node <p> to replica node <r> completed", CC "Recovering cache
+nodes <id>", CC "Finished recovery for cache nodes <id>". Healthy only after the last one *and* the
+replication group is available with <r> in the primary role.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +24,11 @@ from redis_audit.secret import scrub
 from redis_audit.target import Target
 
 RESULT_SCHEMA = "redis-audit/failover-result/v1"
-DONE = {"elasticache": "Finished recovery for cache nodes", "memorydb": "completed"}
+FAILED_OVER = re.compile(r"Failover from primary node (?P<old>\S+) to replica node (?P<new>\S+) completed")
+# ElastiCache's last event (failover.md §4). MemoryDB's wording is not in the reference: the probe assumes
+# the same "Failover from primary node ... completed" event and then waits for the cluster to be available.
+DONE = {"elasticache": "Finished recovery for cache nodes"}
+NO_CANARY = "the AWS API path runs no canary: acknowledged-write loss and the client write gap are not measured"
 
 
 def aws_client(aws: AwsTarget) -> Any:
@@ -25,17 +38,20 @@ def aws_client(aws: AwsTarget) -> Any:
 
 
 def run_aws_probe(target: Target, options: ProbeOptions, client: Any = None,
-                  sleep: Callable[[float], None] = time.sleep, poll_s: float = 10.0) -> JsonObject:
+                  sleep: Callable[[float], None] | None = None, poll_s: float = 10.0,
+                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> JsonObject:
     aws = options.aws
     assert aws is not None
     client = client or aws_client(aws)
+    sleep = sleep or time.sleep
     base: JsonObject = {"schema": RESULT_SCHEMA, "mode": str(options.mode), "budgetS": int(options.budget_s),
-                        "method": f"aws-{aws.service}", "oldPrimary": None, "newPrimary": None}
-    reasons = _preflight(client, aws)
+                        "method": f"aws-{aws.service}", "oldPrimary": None, "newPrimary": None,
+                        "canary": None}
+    reasons, members = _preflight(client, aws)
     if reasons:
         return {**base, "status": "refused", "reasons": reasons}
     start = time.monotonic()
-    since = dt.datetime.now(dt.UTC)
+    since = now()
     try:
         if aws.service == "elasticache":
             client.test_failover(ReplicationGroupId=aws.resource_id, NodeGroupId=aws.shard)
@@ -43,72 +59,104 @@ def run_aws_probe(target: Target, options: ProbeOptions, client: Any = None,
             client.failover_shard(ClusterName=aws.resource_id, ShardName=aws.shard)
     except Exception as exc:  # a fault aborts, and is never retried
         return {**base, "status": "aborted", "reasons": [f"the trigger was refused: {scrub(exc)}"]}
-    timeline: list[JsonObject] = []
-    seen: set[str] = set()
-    done_ms = None
+    timeline: list[JsonObject] = [{"tMs": 0, "source": "probe", "event": "trigger", "detail": base["method"]}]
+    seen: set[tuple[str, str, str]] = set()
+    old = new = None
+    promoted_ms = done_ms = None
+    available = False
     while time.monotonic() - start < options.budget_s:
-        for event in _events(client, aws, since):
+        for event in _events(client, aws, members, since):
+            source = str(event.get("SourceIdentifier") or event.get("SourceName") or "")
             message = str(event.get("Message", ""))
-            if message in seen:
-                continue
-            seen.add(message)
             at = event.get("Date")
+            key = (source, message, str(at))
+            if key in seen:  # every poll asks for everything since the trigger
+                continue
+            seen.add(key)
             t_ms = int((at - since).total_seconds() * 1000) if isinstance(at, dt.datetime) else None
-            timeline.append({"tMs": t_ms, "source": f"aws {event.get('SourceName')}", "event": message})
-            if DONE[aws.service] in message and done_ms is None:
+            timeline.append({"tMs": t_ms, "source": f"aws {event.get('SourceType')} {source}", "event": message})
+            match = FAILED_OVER.search(message)
+            if match and promoted_ms is None:
+                old, new, promoted_ms = match["old"], match["new"], t_ms
+            done = DONE[aws.service] in message if aws.service in DONE else match is not None
+            if done and done_ms is None:
                 done_ms = t_ms
-        if done_ms is not None and _available(client, aws):
-            break
+        if done_ms is not None:
+            available = _available(client, aws, new)
+            if available:
+                break
         sleep(poll_s)
-    healthy = done_ms is not None and _available(client, aws)
-    status = "completed" if done_ms is not None else "aborted"
+    healthy = done_ms is not None and available
+    timeline.sort(key=_event_time)
+    unhealthy = [] if healthy else [
+        f"{aws.resource_id}: recovery " + ("finished" if done_ms is not None else "did not finish")
+        + f" within {int(options.budget_s)}s" + ("" if available else ", and it is not available with "
+                                                 f"{new or 'a promoted replica'} as the shard's primary")]
     return {
         **base,
-        "status": status,
-        "reasons": [] if done_ms is not None else [f"recovery did not finish within {int(options.budget_s)}s"],
-        "metrics": {"recoveryFinishedMs": done_ms, "events": len(timeline)},
+        "status": "completed" if promoted_ms is not None else "aborted",
+        "reasons": [NO_CANARY] if promoted_ms is not None else [
+            f"no 'Failover from primary node ... completed' event within {int(options.budget_s)}s"],
+        "oldPrimary": old,
+        "newPrimary": new,
+        "metrics": {"promotionMs": promoted_ms, "recoveryFinishedMs": done_ms,
+                    "convergedMs": done_ms if healthy else None, "events": len(timeline) - 1,
+                    "readBack": False},
         "healthy": healthy,
-        "unhealthy": [] if healthy else [f"{aws.resource_id} is not available with its shard recovered"],
+        "unhealthy": unhealthy,
         "cleanup": [],
-        "timeline": timeline,
+        "timeline": list(timeline),
     }
 
 
-def _preflight(client: Any, aws: AwsTarget) -> list[str]:
+def _event_time(event: JsonObject) -> tuple[bool, int]:
+    t_ms = event.get("tMs")
+    return (not isinstance(t_ms, int), t_ms if isinstance(t_ms, int) else 0)
+
+
+def _preflight(client: Any, aws: AwsTarget) -> tuple[list[str], list[str]]:
+    """Reasons to refuse, and the cache clusters whose events to follow (ElastiCache)."""
     try:
         if aws.service == "elasticache":
             group = client.describe_replication_groups(ReplicationGroupId=aws.resource_id)["ReplicationGroups"][0]
             reasons = [] if group.get("Status") == "available" else [f"status is {group.get('Status')}"]
             if group.get("AutomaticFailover") != "enabled":
                 reasons.append("automatic failover is not enabled")
+            if group.get("PendingModifiedValues"):
+                reasons.append(f"modifications are pending: {sorted(group['PendingModifiedValues'])}")
             shard = next((g for g in group.get("NodeGroups", []) if g.get("NodeGroupId") == aws.shard), None)
             members = shard.get("NodeGroupMembers", []) if shard else []
             if not any(m.get("CurrentRole") == "replica" for m in members):
                 reasons.append(f"node group {aws.shard} has no replica")
-            return reasons
+            return reasons, [str(m.get("CacheClusterId")) for m in members]
         cluster = client.describe_clusters(ClusterName=aws.resource_id, ShowShardDetails=True)["Clusters"][0]
         reasons = [] if cluster.get("Status") == "available" else [f"status is {cluster.get('Status')}"]
         shard = next((s for s in cluster.get("Shards", []) if s.get("Name") == aws.shard), None)
         if shard is None or len(shard.get("Nodes", [])) < 2:
             reasons.append(f"shard {aws.shard} has no replica")
-        return reasons
+        return reasons, []
     except Exception as exc:
-        return [f"describe {aws.resource_id}: {scrub(exc)}"]
+        return [f"describe {aws.resource_id}: {scrub(exc)}"], []
 
 
-def _events(client: Any, aws: AwsTarget, since: dt.datetime) -> list[dict[str, Any]]:
-    if aws.service == "elasticache":
-        events: list[dict[str, Any]] = []
-        for source in ("replication-group", "cache-cluster"):
-            events += client.describe_events(SourceType=source, StartTime=since)["Events"]
-    else:
-        events = client.describe_events(SourceType="cluster", StartTime=since)["Events"]
-    return sorted(events, key=lambda e: e.get("Date") or since)
+def _events(client: Any, aws: AwsTarget, members: list[str], since: dt.datetime) -> list[dict[str, Any]]:
+    """This deployment's events since the trigger (never the account's other groups)."""
+    if aws.service == "memorydb":
+        return list(client.describe_events(SourceName=aws.resource_id, SourceType="cluster",
+                                           StartTime=since)["Events"])
+    events = list(client.describe_events(SourceIdentifier=aws.resource_id, SourceType="replication-group",
+                                         StartTime=since)["Events"])
+    for member in members:
+        events += client.describe_events(SourceIdentifier=member, SourceType="cache-cluster",
+                                         StartTime=since)["Events"]
+    return sorted(events, key=lambda e: e.get("Date") or since)  # the group's and the nodes' in one order
 
 
-def _available(client: Any, aws: AwsTarget) -> bool:
-    if aws.service == "elasticache":
-        group = client.describe_replication_groups(ReplicationGroupId=aws.resource_id)["ReplicationGroups"][0]
-        return bool(group.get("Status") == "available")
-    cluster = client.describe_clusters(ClusterName=aws.resource_id)["Clusters"][0]
-    return bool(cluster.get("Status") == "available")
+def _available(client: Any, aws: AwsTarget, new_primary: str | None) -> bool:
+    if aws.service == "memorydb":
+        cluster = client.describe_clusters(ClusterName=aws.resource_id)["Clusters"][0]
+        return bool(cluster.get("Status") == "available")
+    group = client.describe_replication_groups(ReplicationGroupId=aws.resource_id)["ReplicationGroups"][0]
+    shard: dict[str, Any] = next((g for g in group.get("NodeGroups", []) if g.get("NodeGroupId") == aws.shard), {})
+    roles = {m.get("CacheClusterId"): m.get("CurrentRole") for m in shard.get("NodeGroupMembers", [])}
+    return bool(group.get("Status") == "available" and (new_primary is None or roles.get(new_primary) == "primary"))

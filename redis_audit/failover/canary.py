@@ -128,10 +128,16 @@ class ClusterCanary:
                  connect_timeout_s: float) -> None:
         kwargs = access.canary_kwargs(read_timeout_s, connect_timeout_s)
         kwargs.pop("client_name", None)
+        retry = kwargs.pop("retry")  # RedisCluster refuses a per-node retry; it takes the cluster-level one
+        first, *rest = seeds
+        # Only the URL form makes redis-py build its node pools with our (guarded) connection class;
+        # given host/port it hands connection_class to Redis(), which rejects it. The URL carries no
+        # credentials or TLS: those come from kwargs, and the TLS connection class is chosen here.
         self.client = RedisCluster(
-            startup_nodes=[ClusterNode(a.host, a.port) for a in seeds],
+            url=f"redis://{first.host}:{first.port}",
+            startup_nodes=[ClusterNode(a.host, a.port) for a in rest],
             connection_class=CanarySSLConnection if access.tls.enabled else CanaryConnection,
-            ssl=access.tls.enabled,
+            retry=retry,
             **kwargs,
         )
 

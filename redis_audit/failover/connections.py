@@ -75,15 +75,19 @@ class ProbeAccess:
         return open_client(address, tls=self.tls, credentials=credentials, timeouts=timeouts,
                            policy=FAILOVER_CONTROL, client_name=CLIENT_NAME)
 
-    def call(self, address: Address, *args: Any, sentinel: bool = False) -> Any:
+    def call(self, address: Address, *args: Any, sentinel: bool = False, cluster_replica: bool = False) -> Any:
+        """One command on one connection; `cluster_replica`: READONLY first, so that a cluster replica
+        answers a read of the canary key instead of redirecting it (MOVED)."""
         client = self.control(address, sentinel=sentinel)
         try:
+            if cluster_replica:
+                client.execute_command("READONLY")
             return client.execute_command(*args)
         finally:
             client.close()
 
-    def canary_range(self, address: Address, key: str) -> list[Any]:
-        return list(self.call(address, "LRANGE", key, 0, -1))
+    def canary_range(self, address: Address, key: str, *, cluster: bool = False) -> list[Any]:
+        return list(self.call(address, "LRANGE", key, 0, -1, cluster_replica=cluster))
 
     def read(self, address: Address, *args: Any, sentinel: bool = False) -> Any:
         """One read-only command (preflight never changes anything: it uses the READ_ONLY policy)."""

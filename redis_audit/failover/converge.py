@@ -116,9 +116,12 @@ def _sentinel_view(access: ProbeAccess, plan: Plan, new_primary: Address) -> lis
 
 
 def _cluster_view(access: ProbeAccess, plan: Plan, new_primary: Address) -> list[str]:
+    """Every node: cluster_state ok, the new primary owning the shard's slots, the old one its replica,
+    and one and the same view of who is primary of what (the other shards too)."""
     problems = []
     new_id = plan.target_replica_id if new_primary == plan.target_replica else None
-    for address in [*plan.shard_nodes, *plan.other_primaries]:
+    views: dict[Address, frozenset[tuple[str, ...]]] = {}
+    for address in plan.cluster_nodes or [*plan.shard_nodes, *plan.other_primaries]:
         try:
             info = _text(access.call(address, "CLUSTER", "INFO"))
             nodes = parse_cluster_nodes(_text(access.call(address, "CLUSTER", "NODES")))
@@ -127,6 +130,7 @@ def _cluster_view(access: ProbeAccess, plan: Plan, new_primary: Address) -> list
             continue
         if "cluster_state:ok" not in info:
             problems.append(f"{address}: cluster_state is not ok")
+        views[address] = frozenset(_view_entry(n) for n in nodes)
         by_id = {str(n["id"]): n for n in nodes}
         new = by_id.get(new_id or "")
         old = by_id.get(plan.primary_id or "")
@@ -134,7 +138,15 @@ def _cluster_view(access: ProbeAccess, plan: Plan, new_primary: Address) -> list
             problems.append(f"{address} does not yet see {new_primary} as the shard's primary")
         if old is None or "slave" not in _list(old.get("flags")) or old.get("primaryId") != new_id:
             problems.append(f"{address} does not yet see {plan.primary} as a replica of {new_primary}")
+    if len(set(views.values())) > 1:
+        problems.append(f"the {len(views)} cluster nodes do not all have the same view of the primaries")
     return problems
+
+
+def _view_entry(node: Any) -> tuple[str, ...]:
+    """What must be the same on every node: id, address, role, its primary, its slots (not link states)."""
+    role = "master" if "master" in _list(node.get("flags")) else "slave"
+    return (str(node["id"]), str(node["address"]), role, str(node.get("primaryId")), *_list(node.get("slots")))
 
 
 def _list(value: Any) -> list[str]:
@@ -148,11 +160,12 @@ def read_back(access: ProbeAccess, plan: Plan, key: str, primary: Address) -> tu
     except Exception:
         values = None
     lengths = {}
+    cluster = plan.kind is DeploymentKind.CLUSTER
     for address in plan.shard_nodes:
         if address == primary:
             continue
         try:
-            lengths[str(address)] = len(access.canary_range(address, key))
+            lengths[str(address)] = len(access.canary_range(address, key, cluster=cluster))
         except Exception:
             lengths[str(address)] = -1
     return values, lengths
@@ -169,17 +182,22 @@ def delete_canary(access: ProbeAccess, plan: Plan, key: str) -> list[str]:
             problems.append(f"DEL canary on {address}: {scrub(exc)}")
     deadline = time.monotonic() + 3
     remaining: list[str] = []
+    unchecked: list[str] = []
+    cluster = plan.kind is DeploymentKind.CLUSTER
     while True:
-        remaining = []
+        remaining, unchecked = [], []
         for address in plan.shard_nodes:
-            try:
-                if int(access.call(address, "EXISTS", key)):
+            try:  # a cluster replica redirects the read (MOVED) unless READONLY: that is not "gone"
+                if int(access.call(address, "EXISTS", key, cluster_replica=cluster)):
                     remaining.append(str(address))
-            except Exception:
-                continue
-        if not remaining or time.monotonic() > deadline:
+            except Exception as exc:
+                unchecked.append(f"{address} ({type(exc).__name__}: {scrub(exc)})")
+        if not (remaining or unchecked) or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     if remaining:
         problems.append(f"the canary key {key} is still on {', '.join(remaining)} (it expires within an hour)")
+    if unchecked:
+        problems.append(f"could not confirm the canary key {key} is gone from {', '.join(unchecked)} "
+                        "(it expires within an hour)")
     return problems

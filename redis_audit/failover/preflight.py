@@ -34,6 +34,7 @@ class Plan:
     target_replica: Address | None = None
     target_replica_id: str | None = None
     other_primaries: list[Address] = field(default_factory=list)
+    cluster_nodes: list[Address] = field(default_factory=list)  # every node: all must end with one view
     slots: tuple[int, int] | None = None
     engine: str = "redis"
     version: str = ""
@@ -41,6 +42,7 @@ class Plan:
     sync_before: dict[str, dict[str, int]] = field(default_factory=dict)  # per node: sync_full, sync_partial_ok
     run_ids: dict[str, str] = field(default_factory=dict)
     passed: list[str] = field(default_factory=list)  # what preflight verified, for the report
+    fallback: str | None = None  # why the platform's preferred method was not used (e.g. COORDINATED)
 
     @property
     def shard_nodes(self) -> list[Address]:
@@ -60,6 +62,7 @@ class Plan:
             "version": self.version,
             "config": dict(self.config),
             "preflight": list(self.passed),
+            "fallback": self.fallback,
         }
 
 
@@ -153,10 +156,48 @@ def _sentinel(access: ProbeAccess, options: ProbeOptions, topology: Topology, re
     sentinel_server = refusals.guard("INFO server on a Sentinel", access.info, sentinels[0], "server",
                                      sentinel=True) if sentinels else None
     coordinated = _valkey_major(sentinel_server or {}) >= 9
+    if coordinated and options.mode is Mode.SWITCHOVER:
+        blocker = _coordinated_blocker(access, primary)
+        if blocker is not None:
+            coordinated = False
+            plan.fallback = f"SENTINEL FAILOVER COORDINATED not used, pause-demote recipe instead: {blocker}"
     plan.method = {Mode.SWITCHOVER: "sentinel-coordinated" if coordinated else "sentinel-pause-demote",
                    Mode.PLAIN: "sentinel-failover", Mode.CRASH_SIM: "sandbox-crash"}[options.mode]
     plan.passed.append(f"CKQUORUM OK and agreement on {primary} at every one of {len(sentinels)} Sentinels, no TILT")
     return plan
+
+
+# What a Valkey 9 Sentinel sends the primary, as its auth-user, in a coordinated failover (in a MULTI).
+COORDINATED_COMMANDS = (("CLIENT", "PAUSE", "1000", "WRITE"), ("CLIENT", "UNPAUSE"), ("FAILOVER",))
+
+
+def _coordinated_blocker(access: ProbeAccess, primary: Address) -> str | None:
+    """Why the Sentinels could not run a coordinated failover on `primary`, or None.
+
+    A Sentinel whose data-node user lacks these commands answers OK to COORDINATED and then stalls
+    in wait-promotion until failover-timeout (found on the sandbox; the ACL LOG shows the denials).
+    The user is the one on the Sentinels' command connections (CLIENT LIST); ACL DRYRUN asks."""
+    try:
+        clients = _text(access.read(primary, "CLIENT", "LIST"))
+    except Exception as exc:
+        return f"cannot see the Sentinels' user on {primary} (CLIENT LIST: {scrub(exc)})"
+    users = set()
+    for line in clients.splitlines():
+        fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+        if fields.get("name", "").startswith("sentinel-") and fields.get("name", "").endswith("-cmd"):
+            users.add(fields.get("user", "default"))
+    if not users:
+        return f"no Sentinel command connection found on {primary}"
+    for user in sorted(users):
+        for command in COORDINATED_COMMANDS:
+            what = " ".join(command[:2]) if command[0] == "CLIENT" else command[0]
+            try:
+                reply = _text(access.read(primary, "ACL", "DRYRUN", user, *command))
+            except Exception as exc:
+                return f"cannot check the Sentinels' user {user!r} for {what} (ACL DRYRUN: {scrub(exc)})"
+            if reply != "OK":
+                return f"the Sentinels' user {user!r} may not run {what} on {primary} ({reply})"
+    return None
 
 
 def _valkey_major(server: dict[str, str]) -> int:
@@ -204,7 +245,8 @@ def _cluster(access: ProbeAccess, options: ProbeOptions, topology: Topology, ref
     healthy = [r for r in replicas if _replica_listed_by_majority(views, r, chosen, len(primaries))]
     plan = Plan(DeploymentKind.CLUSTER, "cluster-failover-force" if options.force else "cluster-failover",
                 chosen.address, [r.address for r in replicas], shard=chosen.shard, primary_id=chosen.node_id,
-                other_primaries=[p.address for p in primaries if p.address != chosen.address], slots=slots)
+                other_primaries=[p.address for p in primaries if p.address != chosen.address], slots=slots,
+                cluster_nodes=sorted(n.address for n in topology.nodes))
     if options.mode is Mode.CRASH_SIM:
         plan.method = "sandbox-crash"
     if not healthy:

@@ -3,10 +3,15 @@
 - Sentinel switchover (Redis, Valkey < 9): CLIENT PAUSE <ms> WRITE on the primary, SENTINEL FAILOVER,
   then, once a Sentinel names the new primary and its ROLE confirms, REPLICAOF <new> on the old
   primary and CLIENT UNPAUSE (writes that waited now fail with READONLY instead of being lost).
-- Sentinel switchover on Valkey >= 9: SENTINEL FAILOVER <name> COORDINATED.
+- Sentinel switchover on Valkey >= 9: SENTINEL FAILOVER <name> COORDINATED. Should the Sentinel refuse
+  the argument (an error reply other than INPROG/NOGOODSLAVE: nothing was started), the trigger falls
+  back to the pause-demote recipe once and records the reply; preflight falls back earlier when the
+  Sentinels' data-node user may not pause or fail over.
 - Sentinel plain: SENTINEL FAILOVER alone (its real cost is what the probe measures).
 - Cluster: CLUSTER FAILOVER on a replica of the chosen shard (FORCE only when asked; never TAKEOVER).
-- Replicated without Sentinel: FAILOVER TO <replica> on the primary. Never on a Sentinel-managed one.
+- Replicated without Sentinel: FAILOVER TO <replica> on the primary (never on a Sentinel-managed one).
+  FAILOVER swaps only the primary and that replica; the other replicas would stay chained behind the
+  old primary, so once the new one is confirmed they are re-pointed to it with REPLICAOF.
 - crash-sim: SIGSTOP/SIGKILL of the primary's process, only for a sandbox redis-audit started.
 The trigger never retries a failover by itself.
 """
@@ -18,6 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from redis_audit.failover.connections import ProbeAccess, _text
 from redis_audit.failover.model import Clock, ProbeAborted, ProbeOptions, Timeline
@@ -61,11 +69,18 @@ class Trigger:
         self.clock.trigger_us = self.clock.now_us()
         self.note("trigger", method)
         try:
-            if method.startswith("sentinel-"):
-                args: tuple[Any, ...] = ("SENTINEL", "FAILOVER", self.plan.master_name)
-                if method == "sentinel-coordinated":
-                    args = (*args, "COORDINATED")
-                reply = self._first_sentinel(*args)
+            if method == "sentinel-coordinated":
+                try:
+                    reply = self._first_sentinel("SENTINEL", "FAILOVER", self.plan.master_name, "COORDINATED")
+                except ResponseError as exc:
+                    text = scrub(exc)
+                    if text.startswith(("INPROG", "NOGOODSLAVE")):
+                        raise
+                    self._fall_back(f"SENTINEL FAILOVER {self.plan.master_name} COORDINATED was refused "
+                                    f"({text}); pause-demote recipe instead")
+                    return
+            elif method.startswith("sentinel-"):
+                reply = self._first_sentinel("SENTINEL", "FAILOVER", self.plan.master_name)
             elif method.startswith("cluster-failover"):
                 assert self.plan.target_replica is not None
                 extra = ("FORCE",) if method.endswith("force") else ()
@@ -86,13 +101,21 @@ class Trigger:
             raise ProbeAborted(f"the trigger was refused: {type(exc).__name__}: {scrub(exc)}") from None
         self.note("trigger-reply", _text(reply))
 
+    def _fall_back(self, reason: str) -> None:
+        """The coordinated failover was refused before anything started: the lab-validated recipe instead."""
+        self.plan.method = "sentinel-pause-demote"
+        self.plan.fallback = reason
+        self.note("method-fallback", reason)
+        self.prepare()
+        self.fire()
+
     def _first_sentinel(self, *args: Any) -> Any:
         errors = []
         for sentinel in self.plan.sentinels:
             try:
                 return self.access.call(sentinel, *args, sentinel=True)
-            except ConnectionError as exc:  # only an unreachable Sentinel moves on; an error reply aborts
-                errors.append(f"{sentinel}: {exc}")
+            except (ConnectionError, RedisConnectionError) as exc:  # only an unreachable Sentinel moves on
+                errors.append(f"{sentinel}: {scrub(exc)}")
         raise ProbeAborted("no Sentinel accepted SENTINEL FAILOVER: " + "; ".join(errors))
 
     # -- step 3 ---------------------------------------------------------------------------------
@@ -134,6 +157,11 @@ class Trigger:
             self.access.call(self.plan.primary, "REPLICAOF", new_primary.host, new_primary.port)
             self.note("replicaof", f"{self.plan.primary} -> {new_primary}")
             self.unpause()
+        elif self.plan.method == "replica-failover":
+            for replica in self.plan.replicas:
+                if replica != new_primary:
+                    self.access.call(replica, "REPLICAOF", new_primary.host, new_primary.port)
+                    self.note("replicaof", f"{replica} -> {new_primary}")
         elif self.plan.method == "sandbox-crash":
             self.restore()
 

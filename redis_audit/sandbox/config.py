@@ -29,6 +29,10 @@ SENTINEL_DATA_RULE = (
     "resetkeys allchannels -@all +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish "
     "+info +client|setname +client|kill +script|kill"
 )
+# Valkey >= 9 `SENTINEL FAILOVER <name> COORDINATED`: the leader sends MULTI; CLIENT PAUSE ...; FAILOVER ...
+# (and CLIENT UNPAUSE) to the primary as this user. Without them, Sentinel answers OK, then stalls in
+# wait-promotion until failover-timeout (the primary's ACL LOG shows the denials).
+SENTINEL_COORDINATED_RULE = "+client|pause +client|unpause +failover"
 # What Sentinels send each other: PING, hello messages, and the failover vote.
 SENTINEL_PEER_RULE = (
     "resetkeys allchannels -@all +ping +info +role +publish +subscribe +client|setname "
@@ -74,9 +78,16 @@ def data_acl_lines(settings: ServerSettings) -> list[str]:
         "auditor": " ".join(auditor_acl_rule(settings.version)),
         "app": APP_RULE,
         "replicator": REPLICATOR_RULE,
-        "sentinel": SENTINEL_DATA_RULE,
+        "sentinel": sentinel_data_rule(settings),
     }
     return [f"user default {DISABLED_DEFAULT_RULE}"] + [_user_line(u, pw[u], rules[u]) for u in DATA_USERS]
+
+
+def sentinel_data_rule(settings: ServerSettings) -> str:
+    """The Sentinels' user on data nodes; Valkey 9 Sentinels also run the coordinated failover."""
+    if settings.spec.engine == "valkey" and settings.version >= (9, 0):
+        return f"{SENTINEL_DATA_RULE} {SENTINEL_COORDINATED_RULE}"
+    return SENTINEL_DATA_RULE
 
 
 def sentinel_acl_lines(settings: ServerSettings) -> list[str]:

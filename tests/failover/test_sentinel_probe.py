@@ -7,27 +7,21 @@ from collections.abc import Callable
 
 import pytest
 
-from redis_audit.failover import Mode, Phase, ProbeOptions, run_probe
+from redis_audit.failover import Mode, Phase
+from redis_audit.failover import preflight as preflight_module
+from redis_audit.sandbox import Sandbox, SandboxSpec
+from tests.conftest import SandboxPool
 
-from .conftest import assert_no_canary_key, operator_target
-
-# The sandbox lands on main from its own branch; until then these real-server tests cannot be collected.
-_sandbox = pytest.importorskip("redis_audit.sandbox", reason="redis_audit.sandbox is not on this branch yet")
-Sandbox, SandboxSpec = _sandbox.Sandbox, _sandbox.SandboxSpec
+from .conftest import assert_clean, probe, probe_events
 
 SENTINEL = SandboxSpec(topology="sentinel")
-FAST = {"warmup_s": 0.5, "settle_s": 0.3, "budget_s": 90}
 
 
-def _probe(sb: Sandbox, **options: object) -> dict:
-    return run_probe(operator_target(sb), ProbeOptions(**{**FAST, **options}))  # type: ignore[arg-type]
-
-
-def test_switchover_loses_nothing_and_converges(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
-    result = _probe(sb)
+def test_switchover_loses_nothing_and_converges(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SENTINEL)
+    result = probe(sb)
     assert result["status"] == "completed", result["reasons"]
-    assert result["method"] == "sentinel-pause-demote"
+    assert result["method"] == "sentinel-pause-demote" and result["plan"]["fallback"] is None
     m = result["metrics"]
     assert m["readBack"] and m["acked"] > 0
     assert m["ackedWritesLost"] == 0
@@ -39,12 +33,12 @@ def test_switchover_loses_nothing_and_converges(failover_sandbox: Callable[[Sand
     events = [e["event"] for e in result["timeline"] if e["source"] == "probe"]
     assert events.index("client-pause") < events.index("trigger") < events.index("replicaof") \
         < events.index("client-unpause")
-    assert_no_canary_key(sb)
+    assert_clean(sb)
 
 
-def test_plain_sentinel_failover_shows_stale_acks(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
-    result = _probe(sb, mode=Mode.PLAIN)
+def test_plain_sentinel_failover_shows_stale_acks(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SENTINEL)
+    result = probe(sb, mode=Mode.PLAIN)
     assert result["status"] == "completed", result["reasons"]
     m = result["metrics"]
     assert m["ackedWritesLost"] > 0  # the pooled client kept writing to the old, still writable primary
@@ -53,15 +47,15 @@ def test_plain_sentinel_failover_shows_stale_acks(failover_sandbox: Callable[[Sa
     assert 0 <= window["firstMs"] <= window["lastMs"]
     assert m["promotionMs"] <= window["lastMs"]  # acks after the promotion: two primaries at once
     assert result["healthy"]
-    assert_no_canary_key(sb)
+    assert_clean(sb)
 
 
-def test_crash_sim_measures_detection_and_promotion(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
+def test_crash_sim_measures_detection_and_promotion(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SENTINEL)
     for node in sb.info.nodes_with_role("sentinel"):
         with sb.admin_client(node) as client:
             client.execute_command("SENTINEL", "SET", "mymaster", "down-after-milliseconds", "1000")
-    result = _probe(sb, mode=Mode.CRASH_SIM, sandbox_state=sb.state_dir)
+    result = probe(sb, mode=Mode.CRASH_SIM, sandbox_state=sb.state_dir)
     assert result["status"] == "completed", result["reasons"]
     m = result["metrics"]
     assert m["detectionMs"] is not None and m["detectionMs"] <= m["promotionMs"]
@@ -73,17 +67,17 @@ def test_crash_sim_measures_detection_and_promotion(failover_sandbox: Callable[[
     assert m["writeGapMaxMs"] >= m["promotionMs"] - m["detectionMs"]
     assert sum(m["errorsByClass"].values()) > 0
     assert result["healthy"]
-    assert_no_canary_key(sb)
+    assert_clean(sb)
 
 
-def test_interrupt_after_pause_unpauses_and_cleans_up(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
+def test_interrupt_after_pause_unpauses_and_cleans_up(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SENTINEL)
 
     def interrupt(phase: Phase) -> None:
         if phase is Phase.PAUSED:
             raise KeyboardInterrupt
 
-    result = _probe(sb, on_phase=interrupt)
+    result = probe(sb, on_phase=interrupt)
     assert result["status"] == "interrupted"
     probe_events = [e["event"] for e in result["timeline"] if e["source"] == "probe"]
     assert "client-unpause" in probe_events and "trigger" not in probe_events
@@ -92,31 +86,31 @@ def test_interrupt_after_pause_unpauses_and_cleans_up(failover_sandbox: Callable
         assert client.execute_command("ROLE")[0] == "master"
         client.rpush("__redis_audit:failover:unpaused", 1)
         client.delete("__redis_audit:failover:unpaused")
-    assert_no_canary_key(sb)
+    assert_clean(sb)
 
 
-def test_preflight_refuses_a_replica_with_its_link_down(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
+def test_preflight_refuses_a_replica_with_its_link_down(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SENTINEL)
     replica = sb.info.nodes_with_role("replica")[0]
     sb.signal_node(replica, signal.SIGSTOP)
     with sb.admin_client(sb.info.nodes_with_role("primary")[0]) as client:
         client.execute_command("CLIENT", "KILL", "TYPE", "replica")  # the link drops; it cannot reconnect
     try:
-        result = _probe(sb)
+        result = probe(sb)
     finally:
         sb.signal_node(replica, signal.SIGCONT)
     assert result["status"] == "refused"
     assert any(str(replica.port) in r for r in result["reasons"]), result["reasons"]
-    assert_no_canary_key(sb)
+    assert_clean(sb)
 
 
-def test_preflight_refuses_without_quorum(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
+def test_preflight_refuses_without_quorum(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SENTINEL)
     stopped = sb.info.nodes_with_role("sentinel")[1:]
     for node in stopped:
         sb.stop_node(node)
     try:
-        result = _probe(sb)
+        result = probe(sb)
     finally:
         for node in stopped:
             sb.start_node(node)
@@ -124,9 +118,33 @@ def test_preflight_refuses_without_quorum(failover_sandbox: Callable[[SandboxSpe
     text = " ".join(result["reasons"])
     # Sentinels notice their peers gone only after down-after; the probe refuses at once.
     assert all(f"{n.port} is unreachable" in text for n in stopped)
+    assert_clean(sb)
 
 
-def test_probe_refuses_a_budget_too_small(failover_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
-    sb = failover_sandbox(SENTINEL)
-    result = _probe(sb, budget_s=20)
+def test_probe_refuses_a_budget_too_small(sandboxes: SandboxPool) -> None:
+    sb = sandboxes.get(SENTINEL)  # the shared sandbox: preflight changes nothing
+    result = probe(sb, budget_s=20)
     assert result["status"] == "refused" and "budget" in " ".join(result["reasons"])
+    assert_clean(sb)
+
+
+def test_coordinated_refused_by_the_sentinel_falls_back_with_its_reply(
+    fresh_sandbox: Callable[[SandboxSpec], Sandbox], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Sentinel that does not know COORDINATED (here Redis 7.0's, taken for Valkey 9) answers with an
+    error and starts nothing: the trigger falls back once to the pause-demote recipe, with the reply."""
+    monkeypatch.setattr(preflight_module, "_valkey_major", lambda server: 9)
+    monkeypatch.setattr(preflight_module, "_coordinated_blocker", lambda access, primary: None)
+    sb = fresh_sandbox(SENTINEL)
+    result = probe(sb)
+    assert result["status"] == "completed", result["reasons"]
+    assert result["method"] == "sentinel-pause-demote"
+    assert "COORDINATED was refused (" in result["plan"]["fallback"]
+    triggers = [e["detail"] for e in result["timeline"] if e["source"] == "probe" and e["event"] == "trigger"]
+    assert triggers == ["sentinel-coordinated", "sentinel-pause-demote"]
+    events = probe_events(result)
+    assert events.index("method-fallback") < events.index("client-pause") < events.index("replicaof") \
+        < events.index("client-unpause")
+    assert result["metrics"]["ackedWritesLost"] == 0
+    assert result["healthy"]
+    assert_clean(sb)

@@ -1,0 +1,197 @@
+"""ElastiCache TestFailover and MemoryDB FailoverShard through botocore Stubber event sequences.
+
+Stubber checks every request's parameters and every canned response against botocore's service
+model; the fake credentials, the fixed region and the unroutable endpoint (tests/aws/conftest.py's
+autouse fixture) make sure nothing could reach AWS even if a call escaped the stub.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from click.testing import CliRunner
+
+from redis_audit.cli import probe_failover
+from redis_audit.cli.main import _register_commands, cli
+from redis_audit.exitcodes import UsageError
+from redis_audit.failover import AwsTarget, ProbeOptions
+from redis_audit.failover.aws import run_aws_probe
+from redis_audit.target import Target, parse_url
+from tests.aws.conftest import UNROUTABLE, fake_aws  # noqa: F401  (autouse: no test here can reach AWS)
+
+from .conftest import verdicts
+
+T0 = dt.datetime(2026, 5, 4, 10, 0, 0, tzinfo=dt.UTC)
+GROUP, SHARD, OLD, NEW = "orders", "0001", "orders-0001-001", "orders-0001-002"
+TARGET = Target(kind="redis", seeds=parse_url("redis://127.0.0.1:9").seeds)
+
+
+def _at(seconds: int) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def _group(primary: str, status: str = "available") -> dict[str, Any]:
+    members = [{"CacheClusterId": c, "CacheNodeId": "0001", "CurrentRole": "primary" if c == primary else "replica"}
+               for c in (OLD, NEW)]
+    return {"ReplicationGroupId": GROUP, "Status": status, "AutomaticFailover": "enabled", "MultiAZ": "enabled",
+            "MemberClusters": [OLD, NEW], "NodeGroups": [{"NodeGroupId": SHARD, "Status": status,
+                                                         "NodeGroupMembers": members}]}
+
+
+def _event(source_type: str, source: str, seconds: int, message: str) -> dict[str, Any]:
+    return {"SourceIdentifier": source, "SourceType": source_type, "Message": message, "Date": _at(seconds)}
+
+
+CALLED = _event("replication-group", GROUP, 1, f"Test Failover API called for node group {SHARD}")
+RG_DONE = _event("replication-group", GROUP, 21, f"Failover from primary node {OLD} to replica node {NEW} completed")
+CC_DONE = _event("cache-cluster", OLD, 20, f"Failover from primary node {OLD} to replica node {NEW} completed")
+RECOVERING = _event("cache-cluster", OLD, 40, f"Recovering cache nodes {SHARD}")
+RECOVERED = _event("cache-cluster", OLD, 95, f"Finished recovery for cache nodes {SHARD}")
+
+
+def _stubbed(service: str) -> tuple[Any, Stubber]:
+    client = boto3.client(service, region_name="us-east-1", endpoint_url=UNROUTABLE)
+    stubber = Stubber(client)
+    stubber.activate()
+    return client, stubber
+
+
+def _events_poll(stubber: Stubber, rg: list[dict[str, Any]], old: list[dict[str, Any]], start: Any) -> None:
+    """One poll: the group's events, then each member cluster's, all since the trigger."""
+    for source_type, source, events in (("replication-group", GROUP, rg), ("cache-cluster", OLD, old),
+                                        ("cache-cluster", NEW, [])):
+        stubber.add_response("describe_events", {"Events": events},
+                             {"SourceIdentifier": source, "SourceType": source_type, "StartTime": start})
+
+
+def _elasticache_failover(stubber: Stubber, start: Any = T0) -> None:
+    """TestFailover, then the events as the reference lists them (failover.md §4), over three polls."""
+    stubber.add_response("describe_replication_groups", {"ReplicationGroups": [_group(OLD)]},
+                         {"ReplicationGroupId": GROUP})
+    stubber.add_response("test_failover", {"ReplicationGroup": _group(OLD, "modifying")},
+                         {"ReplicationGroupId": GROUP, "NodeGroupId": SHARD})
+    _events_poll(stubber, [CALLED], [], start)
+    _events_poll(stubber, [CALLED, RG_DONE], [CC_DONE], start)
+    _events_poll(stubber, [CALLED, RG_DONE], [CC_DONE, RECOVERING, RECOVERED], start)
+    stubber.add_response("describe_replication_groups", {"ReplicationGroups": [_group(NEW)]},
+                         {"ReplicationGroupId": GROUP})
+
+
+def _options(service: str, resource: str, shard: str, **kwargs: Any) -> ProbeOptions:
+    return ProbeOptions(budget_s=1200, aws=AwsTarget(service, resource, shard, "us-east-1", UNROUTABLE), **kwargs)
+
+
+def test_elasticache_test_failover_follows_events_until_recovered() -> None:
+    client, stubber = _stubbed("elasticache")
+    _elasticache_failover(stubber)
+    sleeps: list[float] = []
+    result = run_aws_probe(TARGET, _options("elasticache", GROUP, SHARD), client, sleep=sleeps.append,
+                           now=lambda: T0)
+    stubber.assert_no_pending_responses()
+    assert result["status"] == "completed", result["reasons"]
+    assert (result["oldPrimary"], result["newPrimary"]) == (OLD, NEW)
+    assert len(sleeps) == 2  # three polls: the third saw recovery finished and the group available
+    m = result["metrics"]
+    assert m["promotionMs"] == 20_000 and m["recoveryFinishedMs"] == 95_000 and m["convergedMs"] == 95_000
+    assert m["events"] == 5  # the repeated answers of later polls are not counted twice
+    messages = [e["event"] for e in result["timeline"]]
+    assert messages == ["trigger", CALLED["Message"], CC_DONE["Message"], RG_DONE["Message"],
+                        RECOVERING["Message"], RECOVERED["Message"]]
+    assert result["healthy"] and result["unhealthy"] == []
+    assert "no canary" in result["reasons"][0]
+    assert verdicts(result) == {"FO-001": "PASS", "FO-002": "SKIP", "FO-003": "PASS", "FO-004": "SKIP"}
+    json.dumps(result)  # the result is plain JSON (dates became ms)
+
+
+def test_elasticache_fault_aborts_and_is_never_retried() -> None:
+    client, stubber = _stubbed("elasticache")
+    stubber.add_response("describe_replication_groups", {"ReplicationGroups": [_group(OLD)]},
+                         {"ReplicationGroupId": GROUP})
+    stubber.add_client_error("test_failover", service_error_code="TestFailoverNotAvailableFault",
+                             service_message="quota of 15 node groups per 24 h reached", http_status_code=400)
+    result = run_aws_probe(TARGET, _options("elasticache", GROUP, SHARD), client, sleep=lambda s: None)
+    stubber.assert_no_pending_responses()  # no second test_failover, no event polling
+    assert result["status"] == "aborted"
+    assert "TestFailoverNotAvailableFault" in result["reasons"][0]
+    assert verdicts(result)["FO-001"] == "FAIL"
+
+
+def test_elasticache_preflight_refuses_a_group_that_is_not_ready() -> None:
+    client, stubber = _stubbed("elasticache")
+    group = _group(OLD, "modifying")
+    group["AutomaticFailover"] = "disabled"
+    stubber.add_response("describe_replication_groups", {"ReplicationGroups": [group]}, {"ReplicationGroupId": GROUP})
+    result = run_aws_probe(TARGET, _options("elasticache", GROUP, SHARD), client, sleep=lambda s: None)
+    stubber.assert_no_pending_responses()  # refused before any failover call
+    assert result["status"] == "refused"
+    assert result["reasons"] == ["status is modifying", "automatic failover is not enabled"]
+
+
+def test_memorydb_failover_shard_follows_events_until_available() -> None:
+    client, stubber = _stubbed("memorydb")
+    cluster = {"Name": "sessions", "Status": "available",
+               "Shards": [{"Name": SHARD, "Status": "available", "NumberOfNodes": 2,
+                           "Nodes": [{"Name": "sessions-0001-001"}, {"Name": "sessions-0001-002"}]}]}
+    stubber.add_response("describe_clusters", {"Clusters": [cluster]},
+                         {"ClusterName": "sessions", "ShowShardDetails": True})
+    stubber.add_response("failover_shard", {"Cluster": {**cluster, "Status": "updating"}},
+                         {"ClusterName": "sessions", "ShardName": SHARD})
+    message = "Failover from primary node sessions-0001-001 to replica node sessions-0001-002 completed"
+    for events in ([], [{"SourceName": "sessions", "SourceType": "cluster", "Message": message, "Date": _at(12)}]):
+        stubber.add_response("describe_events", {"Events": events},
+                             {"SourceName": "sessions", "SourceType": "cluster", "StartTime": T0})
+    stubber.add_response("describe_clusters", {"Clusters": [cluster]}, {"ClusterName": "sessions"})
+    sleeps: list[float] = []
+    result = run_aws_probe(TARGET, _options("memorydb", "sessions", SHARD), client, sleep=sleeps.append,
+                           now=lambda: T0)
+    stubber.assert_no_pending_responses()
+    assert result["status"] == "completed" and result["healthy"]
+    assert (result["oldPrimary"], result["newPrimary"]) == ("sessions-0001-001", "sessions-0001-002")
+    assert result["metrics"]["promotionMs"] == 12_000 and len(sleeps) == 1
+    assert verdicts(result) == {"FO-001": "PASS", "FO-002": "SKIP", "FO-003": "PASS", "FO-004": "SKIP"}
+
+
+AWS_ARGS = ["probe", "failover", "redis://127.0.0.1:9", "--allow-failover", "--failover-aws-service", "elasticache",
+            "--failover-aws-id", GROUP, "--shard", SHARD, "--failover-aws-region", "us-east-1", "--format", "json"]
+
+
+def test_cli_needs_the_extra_confirmation_even_with_yes(monkeypatch: pytest.MonkeyPatch) -> None:
+    client, stubber = _stubbed("elasticache")
+    calls: list[AwsTarget] = []
+
+    def fake_client(aws: AwsTarget) -> Any:
+        calls.append(aws)
+        return client
+
+    monkeypatch.setattr("redis_audit.failover.aws.aws_client", fake_client)
+    _register_commands()
+    runner = CliRunner()
+    refused = runner.invoke(cli, [*AWS_ARGS, "--yes"], standalone_mode=False)
+    assert isinstance(refused.exception, UsageError) and "extra confirmation" in str(refused.exception)
+    wrong = runner.invoke(cli, [*AWS_ARGS, "--yes", "--failover-aws-confirm", "other"], standalone_mode=False)
+    assert isinstance(wrong.exception, UsageError)
+    assert calls == []  # nothing was asked of AWS without the confirmation
+
+    _elasticache_failover(stubber, start=ANY)  # the CLI's trigger time is the real clock's
+    monkeypatch.setattr("redis_audit.failover.aws.time.sleep", lambda s: None)
+    done = runner.invoke(cli, [*AWS_ARGS, "--yes", "--failover-aws-confirm", GROUP], standalone_mode=False)
+    assert done.exception is None, done.output
+    stubber.assert_no_pending_responses()
+    findings = {f["checkId"]: f["status"] for f in json.loads(done.output)["findings"]}
+    assert findings["FO-001"] == "PASS" and findings["FO-003"] == "PASS" and findings["FO-002"] == "SKIP"
+
+
+def test_terminal_asks_for_the_resource_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(probe_failover, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True)))
+    options = _options("elasticache", GROUP, SHARD)
+    runner = CliRunner()
+    with runner.isolation(input="y\nwrong\n"), pytest.raises(UsageError, match="extra confirmation"):
+        probe_failover.confirm(TARGET, options, assume_yes=False)
+    with runner.isolation(input=f"y\n{GROUP}\n"):
+        probe_failover.confirm(TARGET, options, assume_yes=False)  # both answers given: no exception
