@@ -48,13 +48,6 @@ def _no_canary(result: dict[str, Any]) -> bool:
 NO_CANARY = "no canary ran (AWS API failover): acknowledged writes and client discovery were not measured"
 
 
-def _ran(ctx: CheckContext) -> Iterator[Finding] | dict[str, Any]:
-    result = _result(ctx)
-    if result is None:
-        return iter([ctx.skipped(ctx.deployment, NOT_RUN)])
-    return result
-
-
 def _common(ctx: CheckContext, result: dict[str, Any]) -> Iterator[Finding] | None:
     """Refused, aborted and interrupted probes: FO-001 reports why; the others cannot judge."""
     status = result.get("status")
@@ -66,6 +59,17 @@ def _common(ctx: CheckContext, result: dict[str, Any]) -> Iterator[Finding] | No
         return iter([ctx.failed(ctx.deployment, message, observed=status, expected="completed",
                                 timeline=_timeline(result))])
     return iter([ctx.skipped(ctx.deployment, f"failover probe {status}: {reasons}")])
+
+
+def _completed(ctx: CheckContext) -> tuple[dict[str, Any], dict[str, Any]] | list[Finding]:
+    """The completed probe's result and metrics, or the findings that say why there is none to judge."""
+    result = _result(ctx)
+    if result is None:
+        return [ctx.skipped(ctx.deployment, NOT_RUN)]
+    early = _common(ctx, result)
+    if early is not None:
+        return list(early)
+    return result, _metrics(result)
 
 
 @PACK.check(
@@ -82,15 +86,11 @@ def _common(ctx: CheckContext, result: dict[str, Any]) -> Iterator[Finding] | No
     scope=Scope.DEPLOYMENT,
 )
 def failover_rto(ctx: CheckContext) -> Iterator[Finding]:
-    result = _ran(ctx)
-    if not isinstance(result, dict):
-        yield from result
+    completed = _completed(ctx)
+    if isinstance(completed, list):
+        yield from completed
         return
-    early = _common(ctx, result)
-    if early is not None:
-        yield from early
-        return
-    m = _metrics(result)
+    result, m = completed
     rto = ctx.profile.failover.rto_ms
     observed = {"mode": result.get("mode"), "method": result.get("method"), "promotionMs": m.get("promotionMs"),
                 "writeGapMaxMs": m.get("writeGapMaxMs"), "writeUnavailableTotalMs": m.get("writeUnavailableTotalMs"),
@@ -133,15 +133,11 @@ def failover_rto(ctx: CheckContext) -> Iterator[Finding]:
     scope=Scope.DEPLOYMENT,
 )
 def failover_no_lost_acks(ctx: CheckContext) -> Iterator[Finding]:
-    result = _ran(ctx)
-    if not isinstance(result, dict):
-        yield from result
+    completed = _completed(ctx)
+    if isinstance(completed, list):
+        yield from completed
         return
-    early = _common(ctx, result)
-    if early is not None:
-        yield from early
-        return
-    m = _metrics(result)
+    result, m = completed
     if _no_canary(result):
         yield ctx.skipped(ctx.deployment, NO_CANARY)
         return
@@ -183,15 +179,11 @@ def failover_no_lost_acks(ctx: CheckContext) -> Iterator[Finding]:
     scope=Scope.DEPLOYMENT,
 )
 def failover_converges(ctx: CheckContext) -> Iterator[Finding]:
-    result = _ran(ctx)
-    if not isinstance(result, dict):
-        yield from result
+    completed = _completed(ctx)
+    if isinstance(completed, list):
+        yield from completed
         return
-    early = _common(ctx, result)
-    if early is not None:
-        yield from early
-        return
-    m = _metrics(result)
+    result, m = completed
     observed = {"convergedMs": m.get("convergedMs"), "dataPlaneHealthyMs": m.get("dataPlaneHealthyMs"),
                 "controlPlaneHealthyMs": m.get("controlPlaneHealthyMs"), "fullResyncs": m.get("fullResyncs"),
                 "partialResyncs": m.get("partialResyncs"), "unhealthy": result.get("unhealthy"),
@@ -223,18 +215,14 @@ def failover_converges(ctx: CheckContext) -> Iterator[Finding]:
     scope=Scope.DEPLOYMENT,
 )
 def failover_client_discovery(ctx: CheckContext) -> Iterator[Finding]:
-    result = _ran(ctx)
-    if not isinstance(result, dict):
-        yield from result
+    completed = _completed(ctx)
+    if isinstance(completed, list):
+        yield from completed
         return
-    early = _common(ctx, result)
-    if early is not None:
-        yield from early
-        return
+    result, m = completed
     if _no_canary(result):
         yield ctx.skipped(ctx.deployment, NO_CANARY)
         return
-    m = _metrics(result)
     rto = ctx.profile.failover.rto_ms
     first = m.get("firstAckOnNewPrimaryMs")
     observed = {"firstAckOnNewPrimaryMs": first, "errorsByClass": m.get("errorsByClass"),
