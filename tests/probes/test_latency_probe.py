@@ -119,3 +119,29 @@ def test_connection_setup_and_server_view_are_reported(server):
     # The auditor's ACL has no GET: the probe says so and spends the whole schedule on PING.
     assert data["skipped"]["get"].startswith("NOPERM")
     assert data["commands"]["ping"]["sent"] == 20 and data["commands"]["get"]["sent"] == 0
+
+
+def test_a_server_that_stops_answering_is_a_timeout_not_a_hang(server):
+    # The read timeout is the kernel's (SO_RCVTIMEO on a blocking socket): it must still fire.
+    with DelayProxy(primary(server).port, 0.0) as proxy:
+        stall = _stall_after(proxy, 0.2, 5.0)
+        started = time.monotonic()
+        result = probe(proxy.port, server, rate_hz=20, duration_ms=600, commands=("ping",), setup_samples=0,
+                       read_timeout_ms=150, connect_timeout_ms=150)
+        elapsed = time.monotonic() - started
+        stall.join()
+    ping = result.commands["ping"]
+    assert ping.timeouts >= 1 and ping.response.count_above(150_000_000) >= 1
+    assert elapsed < 3.0
+
+
+def test_tls_probe_uses_the_same_fast_path(sandboxes):
+    from redis_audit.sandbox import SandboxSpec, sandbox_target
+
+    sandbox = sandboxes.get(SandboxSpec(tls=True))
+    target = sandbox_target(sandbox)
+    result = run_latency_probe(target.seeds[0], tls=target.tls, credentials=target.credentials,
+                               config=ProbeConfig(rate_hz=50, duration_ms=400, commands=("ping",), setup_samples=1))
+    data = result.to_json()
+    assert data["commands"]["ping"]["sent"] == 20 and data["commands"]["ping"]["errors"] == 0
+    assert data["setup"]["tlsHandshakeUs"]["count"] >= 2
