@@ -19,7 +19,8 @@ def pair() -> tuple[ProbeConnection, socket.socket]:
 def test_a_reply_split_across_reads_and_one_longer_than_the_buffer():
     conn, server = pair()
     big = b"x" * 200_000  # more than the 64 KiB read buffer: it must grow
-    payload = b"+PONG\r\n$" + str(len(big)).encode() + b"\r\n" + big + b"\r\n:42\r\n-ERR nope\r\n*2\r\n$1\r\na\r\n$-1\r\n"
+    payload = (b"+PONG\r\n$" + str(len(big)).encode() + b"\r\n" + big + b"\r\n"
+               + b":42\r\n-ERR nope\r\n*2\r\n$1\r\na\r\n$-1\r\n")
 
     def dribble() -> None:
         for i in range(0, len(payload), 7_001):
