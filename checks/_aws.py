@@ -128,16 +128,24 @@ def extend(check_id: str) -> Callable[[AwsEvaluator], AwsEvaluator]:
     return PACK.extend(check_id, applies=is_aws, scope=Scope.DEPLOYMENT)
 
 
-def aws_check(**meta: Any) -> Callable[[AwsEvaluator], AwsEvaluator]:
+def has_secret_facts(snapshot: Snapshot) -> bool:
+    """Secrets Manager metadata was collected: an AWS deployment, or any target with --password-secret."""
+    return is_aws(snapshot) or "aws.secrets" in snapshot.deployment_facts
+
+
+def aws_check(*, applies: Callable[[Snapshot], bool] = is_aws,
+              skip_reason: str = "applies to AWS-managed deployments (no control-plane facts)",
+              **meta: Any) -> Callable[[AwsEvaluator], AwsEvaluator]:
     """Register a check that only the control plane can verify; other deployments SKIP it.
 
-    Should a wire evaluator of the same id appear, the AWS function becomes an `extend()` of it.
+    `applies` widens that where a fact can exist without an AWS deployment (secrets of a self-hosted
+    one). Should a wire evaluator of the same id appear, the AWS function becomes an `extend()` of it.
     """
 
     def register(function: AwsEvaluator) -> AwsEvaluator:
         def evaluate(ctx: CheckContext) -> Iterator[Finding]:
-            if not is_aws(ctx.snapshot):
-                yield ctx.skipped(ctx.deployment, "applies to AWS-managed deployments (no control-plane facts)")
+            if not applies(ctx.snapshot):
+                yield ctx.skipped(ctx.deployment, skip_reason)
                 return
             yield from function(ctx)
 

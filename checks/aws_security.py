@@ -10,7 +10,17 @@ from redis_audit.check import CheckContext
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import FactError, FactErrorKind, FactUnavailable
 
-from ._aws import AWS_REFERENCE, Managed, aws_check, extend, items, managed, table, version_tuple
+from ._aws import (
+    AWS_REFERENCE,
+    Managed,
+    aws_check,
+    extend,
+    has_secret_facts,
+    items,
+    managed,
+    table,
+    version_tuple,
+)
 
 EC_RBAC = "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html"
 
@@ -250,6 +260,8 @@ def _secret_unavailable(entry: dict[str, Any]) -> str | None:
 
 
 @aws_check(
+    applies=has_secret_facts,
+    skip_reason="no secret named: pass --password-secret ARN or --aws-app-secret ARN",
     id="SECRET-001",
     title="The credential lives in Secrets Manager, encrypted with a customer-managed key",
     severity=Severity.HIGH,
@@ -283,6 +295,8 @@ def secret_stored(ctx: CheckContext) -> Iterator[Finding]:
 
 
 @aws_check(
+    applies=has_secret_facts,
+    skip_reason="no secret named: pass --password-secret ARN or --aws-app-secret ARN",
     id="SECRET-002",
     title="Secret rotation is on and recent",
     severity=Severity.MEDIUM,

@@ -20,7 +20,7 @@ from redis_audit.snapshot import TargetInfo
 from redis_audit.topology import Address
 
 if TYPE_CHECKING:
-    from redis_audit.aws.resource import AwsResource
+    from redis_audit.aws.resource import AwsResource, AwsSecretRefs
 
 SCHEMES = {
     "redis": ("redis", False),
@@ -63,6 +63,7 @@ class Target:
     master_name: str | None = None
     name: str | None = None  # a deployment name for the report
     aws: AwsResource | None = None  # an AWS-managed deployment: its control plane is audited too
+    aws_secrets: AwsSecretRefs | None = None  # Secrets Manager secrets whose metadata is audited
 
     def url(self) -> str:
         """The target URL without any credentials."""

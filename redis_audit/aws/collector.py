@@ -16,7 +16,8 @@ Facts (each a value, or the reason it is unavailable, naming the IAM action to g
   aws.kms_key             kms describe_key → KeyMetadata (at-rest key)
   aws.kms_key_rotation    kms get_key_rotation_status
   aws.alarms              {namespace, dimensions, alarms: [...]} cloudwatch describe_alarms on this cluster
-  aws.secrets             [describe_secret per --password-secret / --aws-app-secret ARN] (never a value)
+  aws.secrets             [describe_secret per --password-secret / --aws-app-secret ARN] (never a value);
+                          also for a self-hosted target, which then has no other aws.* fact
 
 Secret values are never read here: `secretsmanager:GetSecretValue` belongs to the credential path
 (secrets.py) only.
@@ -27,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from redis_audit.aws.resource import AwsKind, AwsResource
+from redis_audit.aws.resource import AwsKind, AwsResource, AwsSettings
 from redis_audit.collect.base import CollectContext, Deadline
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.snapshot import Fact
@@ -46,34 +47,47 @@ NOT_APPLICABLE: JsonObject = {}
 
 
 class AwsControlPlaneCollector:
+    """The control plane of an AWS-managed target, and the metadata of the Secrets Manager secrets named
+    for any target (a self-hosted one with --password-secret too: SECRET-001/002 judge it either way)."""
+
     name = "aws"
 
-    def __init__(self, api_factory: Callable[[AwsResource, Deadline], AwsApi] | None = None) -> None:
+    def __init__(self, api_factory: Callable[[AwsSettings, Deadline], AwsApi] | None = None) -> None:
         self._api_factory = api_factory
 
     def applies(self, ctx: CollectContext) -> bool:
-        return ctx.target.aws is not None
+        return ctx.target.aws is not None or ctx.target.aws_secrets is not None
 
     def collect(self, ctx: CollectContext, deadline: Deadline) -> dict[str, Fact]:
-        resource = ctx.target.aws
-        if resource is None:
+        resource, secrets = ctx.target.aws, ctx.target.aws_secrets
+        if resource is not None:
+            settings = resource.settings
+        elif secrets is not None:
+            settings = secrets.settings
+        else:
             return {}
         if self._api_factory is not None:
-            api = self._api_factory(resource, deadline)
+            api = self._api_factory(settings, deadline)
         else:
-            from redis_audit.aws.clients import AwsApi  # boto3 loads only for AWS targets
+            from redis_audit.aws.clients import AwsApi  # boto3 loads only for AWS targets and secrets
 
-            api = AwsApi.open(resource.settings, deadline)
-        return _Collection(api, resource).run()
+            api = AwsApi.open(settings, deadline)
+        return _Collection(api, resource, secrets.arns if secrets else ()).run()
 
 
 class _Collection:
     """One run of the collector: the facts so far, and the call that fills each one."""
 
-    def __init__(self, api: AwsApi, resource: AwsResource) -> None:
+    def __init__(self, api: AwsApi, resource: AwsResource | None, secret_arns: tuple[str, ...]) -> None:
         self.api = api
-        self.resource = resource
+        self._resource = resource
+        self.secret_arns = secret_arns
         self.facts: dict[str, Fact] = {}
+
+    @property
+    def resource(self) -> AwsResource:
+        assert self._resource is not None, "a control-plane call without an AWS resource"
+        return self._resource
 
     def fact(self, name: str, build: Callable[[], JsonValue]) -> JsonValue | None:
         """Build one fact; a failed call stores the reason and returns None."""
@@ -88,17 +102,20 @@ class _Collection:
         return value
 
     def run(self) -> dict[str, Fact]:
-        kind = self.resource.kind
-        self.facts["aws.resource"] = Fact(value={"kind": str(kind), "id": self.resource.id,
-                                                  "region": self.api.region})
+        if self._resource is not None:
+            self._control_plane(self._resource)
+        self._secrets()
+        return self.facts
+
+    def _control_plane(self, resource: AwsResource) -> None:
+        kind = resource.kind
+        self.facts["aws.resource"] = Fact(value={"kind": str(kind), "id": resource.id, "region": self.api.region})
         if kind is AwsKind.REPLICATION_GROUP:
             self._replication_group()
         elif kind is AwsKind.SERVERLESS:
             self._serverless()
         else:
             self._memorydb()
-        self._secrets()
-        return self.facts
 
     # -- ElastiCache node-based --------------------------------------------------------------------
     def _replication_group(self) -> None:
@@ -252,10 +269,10 @@ class _Collection:
     def _secrets(self) -> None:
         from redis_audit.aws.clients import AwsCallFailed, jsonable
 
-        if not self.resource.secret_arns:
+        if not self.secret_arns:
             return
         entries: list[JsonValue] = []
-        for arn in self.resource.secret_arns:
+        for arn in self.secret_arns:
             try:
                 found = self.api.call("secretsmanager", "describe_secret", SecretId=arn)
             except AwsCallFailed as exc:

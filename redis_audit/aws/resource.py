@@ -25,8 +25,6 @@ class AwsResource:
     kind: AwsKind
     id: str  # replication group id, serverless cache name or MemoryDB cluster name
     settings: AwsSettings = AwsSettings()
-    # Secrets Manager ARNs whose metadata the audit judges (SECRET-001/002); never their values.
-    secret_arns: tuple[str, ...] = ()
 
     def describe(self) -> str:
         labels = {
@@ -35,3 +33,14 @@ class AwsResource:
             AwsKind.MEMORYDB: "MemoryDB cluster",
         }
         return f"{labels[self.kind]} {self.id}"
+
+
+@dataclass(frozen=True)
+class AwsSecretRefs:
+    """Secrets Manager secrets whose metadata the audit judges (SECRET-001/002); never their values.
+
+    Named by --password-secret and --aws-app-secret, for an AWS-managed deployment or a self-hosted one.
+    """
+
+    arns: tuple[str, ...]
+    settings: AwsSettings = AwsSettings()

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from redis_audit.aws.resource import AwsKind, AwsResource, AwsSettings
+from redis_audit.aws.resource import AwsKind, AwsResource, AwsSecretRefs, AwsSettings
 from redis_audit.cli.options import build_target
 from redis_audit.exitcodes import UsageError
 from redis_audit.report import Report, target_name
@@ -67,6 +67,7 @@ def aws_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @dataclasses.dataclass(frozen=True)
 class AwsOptions:
     resource: AwsResource | None
+    secrets: AwsSecretRefs | None  # --password-secret and --aws-app-secret, whose metadata is audited
     settings: AwsSettings
     password_secret: str | None
     password_secret_key: str | None
@@ -81,9 +82,10 @@ def pop_aws_options(kwargs: dict[str, Any], output: Path | None) -> AwsOptions:
     if len(named) > 1:
         raise UsageError("give one of --aws-replication-group, --aws-serverless-cache, --memorydb-cluster")
     settings = AwsSettings(values["aws_region"], values["aws_profile"])
-    secrets = tuple(dict.fromkeys([*([values["password_secret"]] if values["password_secret"] else []),
-                                   *(values["aws_app_secret"] or ())]))
-    resource = AwsResource(named[0][0][0], str(named[0][1]), settings, secrets) if named else None
+    arns = tuple(dict.fromkeys([*([values["password_secret"]] if values["password_secret"] else []),
+                                *(values["aws_app_secret"] or ())]))
+    resource = AwsResource(named[0][0][0], str(named[0][1]), settings) if named else None
+    secrets = AwsSecretRefs(arns, settings) if arns else None
     if values["password_secret_key"] and not values["password_secret"]:
         raise UsageError("--password-secret-key needs --password-secret")
     if values["upload_kms_key"] and not values["upload"]:
@@ -94,13 +96,14 @@ def pop_aws_options(kwargs: dict[str, Any], output: Path | None) -> AwsOptions:
         S3Location.parse(values["upload"])
         if output is None:
             raise UsageError("--upload stores the written report: give --output FILE too")
-    return AwsOptions(resource, settings, values["password_secret"], values["password_secret_key"],
+    return AwsOptions(resource, secrets, settings, values["password_secret"], values["password_secret_key"],
                       values["upload"], values["upload_kms_key"])
 
 
 def resolve_target(url: str | None, target_opts: dict[str, Any], aws: AwsOptions) -> Target:
-    """The Target: from TARGET, or from the endpoint the control plane names; with the AWS resource attached."""
-    if aws.resource is None and aws.password_secret is None:
+    """The Target: from TARGET, or from the endpoint the control plane names; with the AWS resource and the
+    named secrets attached (a self-hosted TARGET with --password-secret gets its secret judged too)."""
+    if aws.resource is None and aws.secrets is None:
         if not url:
             raise UsageError("missing TARGET (or --from-snapshot FILE, or --aws-replication-group ID, ...)")
         return build_target(url, target_opts)
@@ -126,9 +129,7 @@ def resolve_target(url: str | None, target_opts: dict[str, Any], aws: AwsOptions
 
         password = fetch_password(api, aws.password_secret, aws.password_secret_key)
         target = dataclasses.replace(target, credentials=Credentials(target.credentials.user, password))
-    if aws.resource is not None:
-        target = dataclasses.replace(target, aws=aws.resource)
-    return target
+    return dataclasses.replace(target, aws=aws.resource, aws_secrets=aws.secrets)
 
 
 def upload_if_asked(aws: AwsOptions, output: Path | None, report: Report) -> None:

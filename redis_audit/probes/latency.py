@@ -34,7 +34,7 @@ from redis_audit.collect.parse import parse_info, parse_info_fields
 from redis_audit.guard import LATENCY_PROBE, LATENCY_PROBE_WRITES, READ_ONLY, CommandPolicy
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.probes.histogram import Histogram
-from redis_audit.probes.resp import ProbeConnection, ProbeTimeout, Reply, RespError, SetupTiming
+from redis_audit.probes.resp import Prepared, ProbeConnection, ProbeTimeout, Reply, RespError, SetupTiming
 from redis_audit.secret import scrub
 from redis_audit.target import Credentials, TlsOptions
 from redis_audit.topology import Address
@@ -72,7 +72,9 @@ class ProbeConfig:
     setup_samples: int = 10  # extra connections opened, timed and closed, spread over the window
     connect_timeout_ms: int = 1_000
     read_timeout_ms: int = 1_000
-    spin_us: int = 200  # busy-wait this long before a send and for a reply, instead of sleeping
+    spin_us: int = 200  # busy-wait this long before each scheduled send, instead of sleeping to it
+    reply_spin_us: int = 0  # poll this long for a reply before blocking (benchmarks/latency: 0 is best
+    # on a loaded host with few cores, where a spinning probe takes the core the server needs)
     key_ttl_ms: int = 60_000
     key_prefix: str = KEY_PREFIX
 
@@ -363,6 +365,8 @@ class _Target:
     credentials: Credentials
     config: ProbeConfig
     key: str
+    # Each probed command checked against the policy and packed once (the hot path sends bytes).
+    prepared: dict[str, Prepared] = field(default_factory=dict)
 
     @property
     def counter_key(self) -> str:
@@ -373,27 +377,32 @@ class _Target:
         return ProbeConnection.open(
             self.address, tls=self.tls, credentials=self.credentials, policy=policy or self.config.policy,
             connect_timeout_s=self.config.connect_timeout_ms / 1000, read_timeout_s=self.config.read_timeout_ms / 1000,
-            spin_ns=self.config.spin_us * 1000, client_name=CLIENT_NAME,
+            spin_ns=self.config.reply_spin_us * 1000, client_name=CLIENT_NAME,
         )
+
+    def prepare(self, conn: ProbeConnection) -> None:
+        """Check and pack the configured commands on a connection of the probe's policy."""
+        ttl = self.config.key_ttl_ms
+        commands = {
+            "ping": ("PING",),
+            "get": ("GET", self.key),
+            "set": ("SET", self.key, "redis-audit-probe", "PX", ttl),  # GET then reads this value
+            "evalsha": ("EVALSHA", LIMITER_SHA, 1, self.counter_key, ttl),
+            "eval": ("EVAL", LIMITER_SCRIPT, 1, self.counter_key, ttl),
+        }
+        wanted = [*self.config.commands, *(["eval"] if "evalsha" in self.config.commands else [])]
+        self.prepared = {name: conn.prepare(*commands[name]) for name in wanted}
 
 
 def _execute(conn: ProbeConnection, command: str, target: _Target, stats: CommandStats) -> None:
-    ttl = target.config.key_ttl_ms
-    if command == "ping":
-        conn.call("PING")
-    elif command == "get":
-        conn.call("GET", target.key)
-    elif command == "set":
-        conn.call("SET", target.key, "redis-audit-probe", "PX", ttl)  # GET then reads this value
-    elif command == "evalsha":
-        try:
-            conn.call("EVALSHA", LIMITER_SHA, 1, target.counter_key, ttl)
-        except RespError as exc:
-            if not str(exc).startswith("NOSCRIPT"):
-                raise
-            # The script cache is per node and not replicated: after a failover the SHA is unknown.
-            stats.noscript += 1
-            conn.call("EVAL", LIMITER_SCRIPT, 1, target.counter_key, ttl)
+    try:
+        conn.call_prepared(target.prepared[command])
+    except RespError as exc:
+        if command != "evalsha" or not str(exc).startswith("NOSCRIPT"):
+            raise
+        # The script cache is per node and not replicated: after a failover the SHA is unknown.
+        stats.noscript += 1
+        conn.call_prepared(target.prepared["eval"])
 
 
 def _sleep_until(when_ns: int, spin_ns: int, scheduler: SchedulerStats) -> None:
@@ -523,6 +532,7 @@ def run_latency_probe(address: Address, *, tls: TlsOptions, credentials: Credent
                 conn, timing = target.connect()
                 setup.record(timing)
                 if index == 0:
+                    target.prepare(conn)
                     skipped, noscript = _preflight(conn, target)
                 workers.append(_Worker(index, conn, target, [], 0, setup))
             commands = [c for c in config.commands if c not in skipped]

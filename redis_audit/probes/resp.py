@@ -12,6 +12,7 @@ import contextlib
 import select
 import socket
 import ssl
+import struct
 import time
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from redis_audit.target import Credentials, TlsOptions
 from redis_audit.topology import Address
 
 Reply = bytes | int | list["Reply"] | None
+PLUS, MINUS, COLON, DOLLAR, STAR = b"+-:$*"
 
 
 class RespError(Exception):
@@ -50,39 +52,40 @@ def pack(args: tuple[object, ...]) -> bytes:
     return b"".join(parts)
 
 
-def parse(buffer: bytes | bytearray, pos: int = 0) -> tuple[Reply | RespError, int] | None:
-    """One reply from buffer[pos:], and the position after it; None when incomplete."""
-    end = buffer.find(b"\r\n", pos)
-    if end < 0:
+def parse(buffer: bytes | bytearray, pos: int = 0, end: int | None = None) -> tuple[Reply | RespError, int] | None:
+    """One reply from buffer[pos:end], and the position after it; None when incomplete."""
+    limit = len(buffer) if end is None else end
+    line_end = buffer.find(b"\r\n", pos, limit)
+    if line_end < 0:
         return None
-    kind, line = buffer[pos:pos + 1], bytes(buffer[pos + 1:end])
-    after = end + 2
-    if kind == b"+":
+    kind, line = buffer[pos], bytes(buffer[pos + 1:line_end])
+    after = line_end + 2
+    if kind == PLUS:
         return line, after
-    if kind == b"-":
+    if kind == MINUS:
         return RespError(line.decode("utf-8", "replace")), after
-    if kind == b":":
+    if kind == COLON:
         return int(line), after
-    if kind == b"$":
+    if kind == DOLLAR:
         size = int(line)
         if size < 0:
             return None, after
-        if len(buffer) < after + size + 2:
+        if limit < after + size + 2:
             return None
         return bytes(buffer[after:after + size]), after + size + 2
-    if kind == b"*":
+    if kind == STAR:
         count = int(line)
         if count < 0:
             return None, after
         items: list[Reply] = []
         for _ in range(count):
-            parsed = parse(buffer, after)
+            parsed = parse(buffer, after, limit)
             if parsed is None:
                 return None
             item, after = parsed
             items.append(None if isinstance(item, RespError) else item)
         return items, after
-    raise ConnectionError(f"not a RESP reply (first byte {kind!r})")
+    raise ConnectionError(f"not a RESP reply (first byte {bytes([kind])!r})")
 
 
 @dataclass(frozen=True)
@@ -94,15 +97,43 @@ class SetupTiming:
     first_command_ns: int  # AUTH (when there are credentials) and a PING, until PONG
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A command checked against a policy and packed once, to be sent many times on that policy's
+    connections (the probe's hot path then neither re-checks nor re-packs)."""
+
+    policy: CommandPolicy
+    data: bytes
+
+
+READ_CHUNK = 65536
+
+
+def _timeval(seconds: float) -> bytes:
+    whole = int(seconds)
+    return struct.pack("ll", whole, int((seconds - whole) * 1_000_000))
+
+
 class ProbeConnection:
-    """One socket, one policy, one command in flight."""
+    """One socket, one policy, one command in flight.
+
+    The hot path is a blocking `send` and a blocking `recv_into` a preallocated buffer: one system
+    call each. The read timeout is enforced by the kernel (SO_RCVTIMEO/SO_SNDTIMEO) rather than by
+    Python's socket timeout, which would add a poll() before every recv and send (about 5-10 µs a
+    request on loopback). Where the kernel option is missing, Python's timeout is used instead.
+    """
 
     def __init__(self, sock: socket.socket, policy: CommandPolicy, read_timeout_s: float, spin_ns: int) -> None:
         self._sock = sock
         self._policy = policy
-        self._buffer = bytearray()
+        self._buffer = bytearray(READ_CHUNK)
+        self._view = memoryview(self._buffer)
+        self._start = 0  # unparsed bytes are self._buffer[self._start:self._end]
+        self._end = 0
         self._spin_ns = spin_ns
-        sock.settimeout(read_timeout_s)
+        self._kernel_timeout = _kernel_timeouts(sock, read_timeout_s)
+        if not self._kernel_timeout:
+            sock.settimeout(read_timeout_s)
 
     @classmethod
     def open(cls, address: Address, *, tls: TlsOptions, credentials: Credentials, policy: CommandPolicy,
@@ -136,42 +167,93 @@ class ProbeConnection:
             raw.close()
             raise
 
+    def prepare(self, *args: object) -> Prepared:
+        """Check and pack a command once; raises CommandNotAllowed before a byte is packed."""
+        self._policy.check(args)
+        return Prepared(self._policy, pack(args))
+
     def send(self, *args: object) -> None:
         self._policy.check(args)  # raises CommandNotAllowed before a byte is packed
-        self._sock.sendall(pack(args))
+        self._send(pack(args))
+
+    def send_prepared(self, command: Prepared) -> None:
+        if command.policy is not self._policy:
+            raise ValueError(f"a command prepared under {command.policy.name} sent on a {self._policy.name} "
+                             "connection")
+        self._send(command.data)
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self._sock.sendall(data)
+        except (BlockingIOError, ssl.SSLWantWriteError):
+            raise ProbeTimeout("could not send within the timeout") from None
 
     def read(self) -> Reply:
         """The next reply; an error reply raises RespError."""
         while True:
-            parsed = parse(self._buffer) if self._buffer else None
-            if parsed is not None:
-                reply, used = parsed
-                del self._buffer[:used]
-                if isinstance(reply, RespError):
-                    raise reply
-                return reply
+            if self._end > self._start:
+                parsed = parse(self._buffer, self._start, self._end)
+                if parsed is not None:
+                    reply, used = parsed
+                    self._start = used
+                    if self._start == self._end:
+                        self._start = self._end = 0
+                    if isinstance(reply, RespError):
+                        raise reply
+                    return reply
             self._fill()
 
     def call(self, *args: object) -> Reply:
         self.send(*args)
         return self.read()
 
+    def call_prepared(self, command: Prepared) -> Reply:
+        self.send_prepared(command)
+        return self.read()
+
     def _fill(self) -> None:
+        if self._start:  # move the unparsed tail to the front
+            size = self._end - self._start
+            self._buffer[:size] = self._buffer[self._start:self._end]
+            self._start, self._end = 0, size
+        if self._end + READ_CHUNK > len(self._buffer):  # a long reply (INFO, CLUSTER NODES): grow
+            self._view.release()
+            self._buffer.extend(bytes(READ_CHUNK))
+            self._view = memoryview(self._buffer)
         if self._spin_ns:
-            # Poll briefly before blocking: a blocked reader pays a scheduler wake-up (tens of µs)
-            # that is the probe's cost, not the server's. Bounded, so an idle wait costs no CPU.
-            until = time.perf_counter_ns() + self._spin_ns
-            pending = isinstance(self._sock, ssl.SSLSocket) and self._sock.pending() > 0
-            while not pending and time.perf_counter_ns() < until:
-                pending = bool(select.select([self._sock], [], [], 0)[0])
+            self._spin()
         try:
-            data = self._sock.recv(65536)
-        except (TimeoutError, ssl.SSLWantReadError):
+            received = self._sock.recv_into(self._view[self._end:], READ_CHUNK)
+        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError):
             raise ProbeTimeout("no reply within the read timeout") from None
-        if not data:
+        if not received:
             raise ConnectionError("the server closed the connection")
-        self._buffer += data
+        self._end += received
+
+    def _spin(self) -> None:
+        # Poll briefly before blocking: a blocked reader pays a scheduler wake-up that is the probe's
+        # cost, not the server's. Bounded, so an idle wait costs no CPU. (On a busy host with few cores
+        # the spinning thread competes with the server for a core: benchmarks/latency measures both.)
+        if isinstance(self._sock, ssl.SSLSocket) and self._sock.pending() > 0:
+            return
+        until = time.perf_counter_ns() + self._spin_ns
+        while time.perf_counter_ns() < until:
+            if select.select([self._sock], [], [], 0)[0]:
+                return
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._sock.close()
+
+
+def _kernel_timeouts(sock: socket.socket, timeout_s: float) -> bool:
+    """Blocking socket with SO_RCVTIMEO/SO_SNDTIMEO = timeout_s; False where the platform lacks them."""
+    raw = sock
+    try:
+        raw.settimeout(None)
+        value = _timeval(max(0.001, timeout_s))
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+    except (OSError, AttributeError, struct.error):
+        return False
+    return True

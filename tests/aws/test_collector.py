@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import boto3
 from botocore.validate import validate_parameters
 
 from redis_audit.aws.collector import AwsControlPlaneCollector
-from redis_audit.aws.resource import AwsKind, AwsResource
+from redis_audit.aws.resource import AwsKind, AwsResource, AwsSecretRefs
 from redis_audit.collect.base import CollectContext, Deadline
 from redis_audit.jsonvalue import ensure_canonical
 from redis_audit.profile import Profile
@@ -16,8 +17,9 @@ from . import world
 from .conftest import StubbedApi
 
 
-def collect(api: StubbedApi, resource: AwsResource) -> dict:
-    ctx = CollectContext(Target(kind="redis", seeds=(), aws=resource), Topology(DeploymentKind.UNKNOWN), Profile())
+def collect(api: StubbedApi, resource: AwsResource | None, secrets: AwsSecretRefs | None = None) -> dict:
+    ctx = CollectContext(Target(kind="redis", seeds=(), aws=resource, aws_secrets=secrets),
+                         Topology(DeploymentKind.UNKNOWN), Profile())
     facts = AwsControlPlaneCollector(lambda r, d: api).collect(ctx, Deadline.after(30))
     ensure_canonical({k: f.to_json() for k, f in facts.items()})
     return facts
@@ -77,3 +79,12 @@ def test_serverless_and_memorydb_through_stubber(api):
         stubber.assert_no_pending_responses()
     model = api.client("memorydb").meta.service_model.operation_model("DescribeClusters")
     validate_parameters({"ClusterName": "m", "ShowShardDetails": True}, model.input_shape)
+
+
+def test_secrets_of_a_self_hosted_target_are_described_without_any_control_plane_call(moto, api):
+    sm = boto3.client("secretsmanager")
+    arn = sm.create_secret(Name="redis/app", SecretString="do-not-read-me")["ARN"]
+    facts = collect(api, None, AwsSecretRefs((arn,)))
+    assert set(facts) == {"aws.secrets"}
+    assert facts["aws.secrets"].value[0]["ARN"] == arn
+    assert "do-not-read-me" not in repr({k: f.to_json() for k, f in facts.items()})

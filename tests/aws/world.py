@@ -10,7 +10,8 @@ import boto3
 from .conftest import StubbedApi
 
 
-def build(api: StubbedApi, *, public: bool = False) -> dict[str, Any]:
+def build(api: StubbedApi, *, public: bool = False, primary_port: int | None = None) -> dict[str, Any]:
+    """The group "rl"; with `primary_port`, its primary endpoint is 127.0.0.1:primary_port (a real server)."""
     ec2 = boto3.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
@@ -39,7 +40,10 @@ def build(api: StubbedApi, *, public: bool = False) -> dict[str, Any]:
         TransitEncryptionMode="required", AtRestEncryptionEnabled=True, KmsKeyId=key["Arn"],
         SnapshotRetentionLimit=7, AutoMinorVersionUpgrade=True, UserGroupIds=["limiter-users"],
         CacheSubnetGroupName="private", SecurityGroupIds=[sg], CacheParameterGroupName="limiter-params",
+        **({"Port": primary_port} if primary_port else {}),
     )["ReplicationGroup"]
+    if primary_port:
+        point_primary_endpoint_at_loopback("rl")
     cw = boto3.client("cloudwatch")
     for metric, threshold in (("DatabaseMemoryUsagePercentage", 80.0), ("Evictions", 0.0), ("ReplicationLag", 5.0),
                               ("EngineCPUUtilization", 80.0), ("CurrConnections", 50000.0),
@@ -63,3 +67,14 @@ def build(api: StubbedApi, *, public: bool = False) -> dict[str, Any]:
         "UserGroupId": "limiter-users", "Status": "active", "Engine": "redis", "UserIds": ["app", "new-default"],
         "ReplicationGroups": ["rl"]}]}, {"UserGroupId": "limiter-users"})
     return {"group": group, "key": key, "sg": sg, "subnet": subnet}
+
+
+def point_primary_endpoint_at_loopback(group_id: str) -> None:
+    """moto names the endpoint master.<id>.<random>.use1.cache.amazonaws.com; the API cannot change it,
+    so this sets moto's own record, and describe_replication_groups then answers 127.0.0.1."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.elasticache.models import elasticache_backends
+
+    group = elasticache_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].replication_groups[group_id]
+    for node_group in group.node_groups:
+        node_group["primary_endpoint"]["address"] = "127.0.0.1"

@@ -1,67 +1,33 @@
-"""A real redis-server on a free loopback port for the probe tests (never 6379; stopped by PID).
+"""The probe tests run against the shared standalone sandbox (good preset, plaintext).
 
-Debug commands are on so that a test can stall the server with DEBUG SLEEP from an admin client.
+Stalls come from the delaying proxy (`DelayProxy.stall`), not DEBUG SLEEP: the sandbox's servers have
+enable-debug-command off, and that setting cannot change at runtime.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
-import redis
+
+from redis_audit.sandbox import Sandbox, SandboxNode, SandboxSpec
+from redis_audit.secret import Secret
+from redis_audit.target import Credentials
+
+STANDALONE = SandboxSpec()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    assert port != 6379
-    return port
+@pytest.fixture
+def server(sandboxes: Any) -> Sandbox:
+    """The shared standalone sandbox: read it, probe it, never change it (use fresh_sandbox for that)."""
+    sandbox: Sandbox = sandboxes.get(STANDALONE)
+    return sandbox
 
 
-class Server:
-    def __init__(self, port: int, process: subprocess.Popen[bytes]) -> None:
-        self.port = port
-        self.process = process
-
-    def admin(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
+def primary(sandbox: Sandbox) -> SandboxNode:
+    return sandbox.info.nodes_with_role("primary")[0]
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is required for these tests (apt-get install redis-server)"
-    directory: Path = tmp_path_factory.mktemp("latency-server")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(directory), "--enable-debug-command", "local", "--latency-monitor-threshold", "10"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    server = Server(port, process)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            server.admin().ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise
-            time.sleep(0.05)
-    try:
-        yield server
-    finally:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def credentials(sandbox: Sandbox, user: str = "auditor") -> Credentials:
+    """The auditor may not GET (the probe then skips GET with NOPERM); admin may, under the probe's policy."""
+    return Credentials(user, Secret(sandbox.password(user)))

@@ -5,14 +5,16 @@ import json
 from redis_audit.cli.main import main
 
 
-def test_emit_and_probe_results_round_trip_with_two_pods(redis_server, tmp_path, monkeypatch, capsys):
-    target = f"redis://127.0.0.1:{redis_server.port}"
+def test_emit_and_probe_results_round_trip_with_two_pods(server, tmp_path, monkeypatch, capsys):
+    target = server.info.target_url
+    monkeypatch.setenv("AUDITOR_PASSWORD", server.password("auditor"))
+    login = ["--user", "auditor", "--password-env", "AUDITOR_PASSWORD"]
     files = []
     for pod, zone in (("app-7d9-a", "eu-west-1a"), ("app-7d9-b", "eu-west-1b")):
         monkeypatch.setenv("POD_NAME", pod)
         monkeypatch.setenv("HOSTNAME", pod)
         out = tmp_path / f"{pod}.json"
-        assert main(["probe", "latency", target, "--rate", "100", "--duration", "0.8", "--az", zone,
+        assert main(["probe", "latency", target, *login, "--rate", "100", "--duration", "0.8", "--az", zone,
                      "--emit", str(out), "--format", "json"]) == 0
         data = json.loads(out.read_text())
         assert data["schema"] == "redis-audit/latency-result/v1"
@@ -22,7 +24,7 @@ def test_emit_and_probe_results_round_trip_with_two_pods(redis_server, tmp_path,
     report = tmp_path / "report.json"
     profile = tmp_path / "profile.toml"  # a generous limit: this asserts the folding, not the host's speed
     profile.write_text("[latency]\np95_ms = 500\n")
-    code = main(["run", target, "--format", "json", "--output", str(report), "--deadline", "20",
+    code = main(["run", target, *login, "--format", "json", "--output", str(report), "--deadline", "20",
                  "--profile", str(profile),
                  *[arg for f in files for arg in ("--probe-results", str(f))]])
     assert code in (0, 1, 3)
