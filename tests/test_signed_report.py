@@ -13,7 +13,6 @@ from reportkit import ALL_PASS, DEPLOYMENT, make_report
 
 from redis_audit.cli.main import main
 from redis_audit.jsonvalue import JsonObject
-from redis_audit.signing.dsse import Envelope
 from redis_audit.signing.keys import generate_keypair
 from redis_audit.signing.sign import sign_report
 from redis_audit.signing.signers import LocalSigner
@@ -40,7 +39,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str
     return code, out, err
 
 
-def test_valid_reports_exit_by_verdict(tmp_path: Path, keys: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def test_valid_reports_exit_by_verdict(tmp_path: Path, keys: dict[str, Any],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
     ci, pub = keys["ci"]
     cases = {"READY": (ALL_PASS, 0), "NOT_READY": ([*ALL_PASS, ("MEM-001", "FAIL")], 1),
              "INCONCLUSIVE": ([*ALL_PASS, ("MEM-001", "ERROR")], 3)}
@@ -131,7 +131,8 @@ def test_validity_comes_from_the_profile_per_mode(tmp_path: Path, keys: dict[str
     assert code == 5 and "is not the profile's validity for signoff" in err
 
 
-def test_render_refuses_an_invalid_report(tmp_path: Path, keys: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+def test_render_refuses_an_invalid_report(tmp_path: Path, keys: dict[str, Any],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
     ci, _ = keys["ci"]
     _, stranger_pub = keys["stranger"]
     path = signed(tmp_path, make_report(ALL_PASS).to_json(), [ci])
