@@ -43,10 +43,10 @@ def test_signed_run_writes_a_verifiable_envelope(tmp_path: Path, capsys: pytest.
                                                  snapshot: Path) -> None:
     one, two = generate_keypair(tmp_path / "ci"), generate_keypair(tmp_path / "approver")
     out_file = tmp_path / "saved.dsse.json"
-    code, out, _ = cli(capsys, "run", "--from-snapshot", snapshot, "--mode", "pre-promotion",
-                       "--sign-with", one.private_key, "--sign-with", two.private_key, "--output", out_file)
-    assert code in (1, 3) and "Signed report (2 signatures) written to" in out
-    assert f"--key {one.public_key} --key {two.public_key} --threshold 2" in out
+    code, out, err = cli(capsys, "run", "--from-snapshot", snapshot, "--mode", "pre-promotion",
+                         "--sign-with", one.private_key, "--sign-with", two.private_key, "--output", out_file)
+    assert code in (1, 3) and "Signed report (2 signatures) written to" in err and out.startswith("Target:")
+    assert f"--key {one.public_key} --key {two.public_key} --threshold 2" in err
     verify = cli(capsys, "verify", out_file, "--key", one.public_key, "--key", two.public_key, "--threshold", "2")
     assert verify[0] == code and "(mode pre-promotion" in verify[1]
 

@@ -189,15 +189,17 @@ def write_signed(report: Report, signers: list[Signer], output: Path, output_for
     except InvalidReport as exc:  # a bug, never the user's fault: refuse to emit it
         raise SigningError(f"the signed report does not verify: {exc.reason}") from None
     write_bytes(output, data)
-    context = signed_context(data, verified, keys, output, len(keys))
+    context = signed_context(data, verified, keys, output)
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     click.echo(render(verified.predicate, output_format, only_attention=only_attention, color=color,
                       signed=context), nl=False)
-    click.echo(summary_line(report))
-    click.echo(f"Signed report ({len(signers)} signature{'s' if len(signers) > 1 else ''}) written to {output}")
+    # The rendering alone on stdout (`--format sarif > x.sarif` works); the rest is for the person running it.
+    click.echo(summary_line(report), err=True)
+    click.echo(f"Signed report ({len(signers)} signature{'s' if len(signers) > 1 else ''}) written to {output}",
+               err=True)
     known = [p for p in paths if p is not None]
     click.echo("Verify: " + (verify_command(output, known, len(known)) if len(known) == len(signers)
-                             else f"redis-audit verify {output} --key PUBLIC_KEY.pem"))
+                             else f"redis-audit verify {output} --key PUBLIC_KEY.pem"), err=True)
 
 
 def write_bytes(path: Path, data: bytes) -> None:

@@ -88,7 +88,7 @@ def verify_file(path: Path, keys: Sequence[PinnedKey], threshold: int = 1, expec
                                     recompute_decision)
     except InvalidReport as exc:
         raise InvalidReport(f"{path}: invalid report: {exc.reason}") from None
-    return Verified(path, statement, signed_context(data, statement, keys, path, threshold))
+    return Verified(path, statement, signed_context(data, statement, keys, path))
 
 
 def _issued_at(data: bytes) -> dt.datetime | None:
@@ -102,12 +102,13 @@ def _issued_at(data: bytes) -> dt.datetime | None:
         return None  # verify_envelope reports what is wrong
 
 
-def signed_context(envelope: bytes, statement: VerifiedStatement, keys: Sequence[PinnedKey], path: Path,
-                   threshold: int = 1) -> SignedContext:
-    signers = tuple(k.label for k in keys if k.keyid in statement.signer_keyids)
-    return SignedContext(envelope, statement.envelope_sha256, signers, statement.statement.to_json(),
-                         verify_command(path, [k.path for k in keys if k.keyid in statement.signer_keyids],
-                                        threshold))
+def signed_context(envelope: bytes, statement: VerifiedStatement, keys: Sequence[PinnedKey],
+                   path: Path) -> SignedContext:
+    """The rendering's view of the signatures; its verify command requires every key that signed."""
+    signers = [k for k in keys if k.keyid in statement.signer_keyids]
+    return SignedContext(envelope, statement.envelope_sha256, tuple(k.label for k in signers),
+                         statement.statement.to_json(),
+                         verify_command(path, [k.path for k in signers], len(signers)))
 
 
 def verify_command(path: Path, keys: Sequence[Path], threshold: int = 1) -> str:
