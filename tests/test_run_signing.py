@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,19 @@ def test_a_malformed_waiver_file_is_exit_2_with_one_line(tmp_path: Path, capsys:
     bad.write_text('[[waiver]]\ncheck = "MEM-004"\n')
     code, out, err = cli(capsys, "run", "--from-snapshot", snapshot, "--waivers", bad)
     assert code == 2 and out == "" and err.count("\n") == 1 and "waiver 1: target is required" in err
+
+
+def test_the_demo_helper_signs_with_a_throwaway_key_that_verifies(tmp_path: Path) -> None:
+    from reportkit import ALL_PASS, make_report
+
+    from redis_audit.cli.signed import sign_throwaway
+
+    report = make_report(ALL_PASS)
+    report.finished_at = report.started_at = dt.datetime.now(dt.UTC)  # fresh: verified as of now
+    lines = sign_throwaway(report, tmp_path / "redis-audit-report.dsse.json")
+    assert (tmp_path / "redis-audit-report.pub.pem").is_file()
+    assert not list(tmp_path.glob("*PRIVATE*")) and "BEGIN" not in "".join(
+        p.read_text() for p in tmp_path.iterdir() if p.suffix == ".pem").replace("BEGIN PUBLIC KEY", "")
+    assert lines[1].startswith("Verified: READY")
+    assert main(["verify", str(tmp_path / "redis-audit-report.dsse.json"), "--key",
+                 str(tmp_path / "redis-audit-report.pub.pem")]) == 0

@@ -20,6 +20,7 @@ import click
 from redis_audit.exitcodes import UsageError
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.output import RenderOptions, SignedContext, renderers
+from redis_audit.output.view import View
 from redis_audit.recompute import recompute_decision
 from redis_audit.signing.errors import InvalidReport
 from redis_audit.signing.keys import PublicKey, keyid_for, load_public_key
@@ -151,3 +152,33 @@ def verify_options(command: FC) -> FC:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def sign_throwaway(report: Any, envelope: Path) -> list[str]:
+    """For `redis-audit demo`: sign with a key generated in a temporary directory, write the envelope and
+    the public key next to it (`<envelope>.pub.pem`), verify it as `verify` would, and return what to print.
+
+    `report` is a redis_audit.report.Report. The private key never leaves the temporary directory."""
+    import tempfile
+
+    from redis_audit.report import target_name
+    from redis_audit.signing.keys import generate_keypair
+    from redis_audit.signing.sign import sign_report
+    from redis_audit.signing.signers import LocalSigner
+
+    with tempfile.TemporaryDirectory(prefix="redis-audit-key-") as temp:
+        pair = generate_keypair(Path(temp))
+        signer = LocalSigner.from_file(pair.private_key)
+        data = sign_report(report.to_json(), subject_name(target_name(report.snapshot)), [signer]).to_bytes()
+        public = envelope.with_name(envelope.name.removesuffix(".json").removesuffix(".dsse") + ".pub.pem")
+        try:
+            envelope.write_bytes(data)
+            public.write_bytes(pair.public_key.read_bytes())
+        except OSError as exc:
+            raise UsageError(f"cannot write {envelope}: {exc.strerror}") from None
+    verified = verify_file(envelope, load_keys([public]))
+    command = verify_command(envelope, [public])
+    return [f"Signed report written to {envelope} (public key {public}, throwaway)",
+            f"Verified: {View(verified.report).decision}, envelope sha256:{verified.context.envelope_sha256}",
+            f"Verify it yourself: {command}",
+            f"Render it: {command.replace(' verify ', ' render ', 1)} --format markdown"]
