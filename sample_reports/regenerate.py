@@ -78,6 +78,7 @@ def main_() -> int:
             sb = Sandbox.up(spec, tmp / f"sandbox-{name}")
             try:
                 args = ["run", *audit_args(sb, tmp, deployment), "--mode", "pre-promotion",
+                        "--profile", REL / "sandbox-profile.toml",
                         "--sign-with", pair.private_key, "--output", envelope, "--format", "markdown"]
                 if waive:
                     cli(*args)

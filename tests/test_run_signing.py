@@ -86,7 +86,7 @@ def test_the_demo_helper_signs_with_a_throwaway_key_that_verifies(tmp_path: Path
 
     report = make_report(ALL_PASS)
     report.finished_at = report.started_at = dt.datetime.now(dt.UTC)  # fresh: verified as of now
-    lines = sign_throwaway(report, tmp_path / "redis-audit-report.dsse.json")
+    _, lines = sign_throwaway(report, tmp_path / "redis-audit-report.dsse.json")
     assert (tmp_path / "redis-audit-report.pub.pem").is_file()
     assert not list(tmp_path.glob("*PRIVATE*")) and "BEGIN" not in "".join(
         p.read_text() for p in tmp_path.iterdir() if p.suffix == ".pem").replace("BEGIN PUBLIC KEY", "")

@@ -154,7 +154,7 @@ def verify_options(command: FC) -> FC:
     return command
 
 
-def sign_throwaway(report: Any, envelope: Path) -> list[str]:
+def sign_throwaway(report: Any, envelope: Path) -> tuple[Verified, list[str]]:
     """For `redis-audit demo`: sign with a key generated in a temporary directory, write the envelope and
     the public key next to it (`<envelope>.pub.pem`), verify it as `verify` would, and return what to print.
 
@@ -178,7 +178,7 @@ def sign_throwaway(report: Any, envelope: Path) -> list[str]:
             raise UsageError(f"cannot write {envelope}: {exc.strerror}") from None
     verified = verify_file(envelope, load_keys([public]))
     command = verify_command(envelope, [public])
-    return [f"Signed report written to {envelope} (public key {public}, throwaway)",
+    return verified, [f"Signed report written to {envelope} (public key {public}, throwaway)",
             f"Verified: {View(verified.report).decision}, envelope sha256:{verified.context.envelope_sha256}",
             f"Verify it yourself: {command}",
             f"Render it: {command.replace(' verify ', ' render ', 1)} --format markdown"]
