@@ -77,7 +77,7 @@ def main_() -> int:
             envelope = out_dir / "report.dsse.json"
             sb = Sandbox.up(spec, tmp / f"sandbox-{name}")
             try:
-                args = ["run", *audit_args(sb, tmp, deployment), "--mode", "pre-promotion",
+                args = ["run", *audit_args(sb, tmp, deployment), "--run-mode", "pre-promotion",
                         "--profile", REL / "sandbox-profile.toml",
                         "--sign-with", pair.private_key, "--output", envelope, "--format", "markdown"]
                 if waive:

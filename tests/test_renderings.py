@@ -11,8 +11,6 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from reportkit import ALL_PASS, DEPLOYMENT, FINISHED, make_report
-from test_waivers import waiver, waiver_file
 
 from redis_audit.cli.signed import PinnedKey, render, verify_file
 from redis_audit.output import RenderOptions
@@ -21,6 +19,8 @@ from redis_audit.signing.keys import generate_keypair
 from redis_audit.signing.sign import sign_report
 from redis_audit.signing.signers import LocalSigner
 from redis_audit.waivers import load_waivers
+from tests.reportkit import ALL_PASS, DEPLOYMENT, FINISHED, make_report
+from tests.test_waivers import waiver, waiver_file
 
 HOSTILE = '<script>document.title="pwned"</script><img src=x onerror=alert(1)> | **bold** `tick`'
 SCHEMA = Path(__file__).parent / "output" / "sarif-schema-2.1.0.json"

@@ -31,7 +31,7 @@ def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, st
 
 @pytest.mark.parametrize("mode", ["pre-promotion", "signoff", "scheduled"])
 def test_a_signed_mode_refuses_to_run_unsigned(capsys: pytest.CaptureFixture[str], mode: str) -> None:
-    code, out, err = cli(capsys, "run", "redis://127.0.0.1:1", "--mode", mode)
+    code, out, err = cli(capsys, "run", "redis://127.0.0.1:1", "--run-mode", mode)
     assert code == 4 and out == "" and f"a {mode} run must be signed" in err
 
 
@@ -44,7 +44,7 @@ def test_signed_run_writes_a_verifiable_envelope(tmp_path: Path, capsys: pytest.
                                                  snapshot: Path) -> None:
     one, two = generate_keypair(tmp_path / "ci"), generate_keypair(tmp_path / "approver")
     out_file = tmp_path / "saved.dsse.json"
-    code, out, err = cli(capsys, "run", "--from-snapshot", snapshot, "--mode", "pre-promotion",
+    code, out, err = cli(capsys, "run", "--from-snapshot", snapshot, "--run-mode", "pre-promotion",
                          "--sign-with", one.private_key, "--sign-with", two.private_key, "--output", out_file)
     assert code in (1, 3) and "Signed report (2 signatures) written to" in err and out.startswith("Target:")
     assert f"--key {one.public_key} --key {two.public_key} --threshold 2" in err
@@ -80,9 +80,8 @@ def test_a_malformed_waiver_file_is_exit_2_with_one_line(tmp_path: Path, capsys:
 
 
 def test_the_demo_helper_signs_with_a_throwaway_key_that_verifies(tmp_path: Path) -> None:
-    from reportkit import ALL_PASS, make_report
-
     from redis_audit.cli.signed import sign_throwaway
+    from tests.reportkit import ALL_PASS, make_report
 
     report = make_report(ALL_PASS)
     report.finished_at = report.started_at = dt.datetime.now(dt.UTC)  # fresh: verified as of now

@@ -55,7 +55,7 @@ def test_pre_promotion_in_ci(sandboxes, keys, tmp_path: Path, capsys: pytest.Cap
     profile.write_text('[general]\nname = "ci"\ndisabled_checks = ["LAT-001"]\n')
     for spec, name, expected in ((GOOD, "cache-good", 0), (BAD, "cache-bad", 1)):
         envelope = tmp_path / f"{name}.dsse.json"
-        code, out, err = cli(capsys, "run", *audit_args(sandboxes.get(spec), tmp_path, name), "--mode",
+        code, out, err = cli(capsys, "run", *audit_args(sandboxes.get(spec), tmp_path, name), "--run-mode",
                              "pre-promotion", "--profile", profile, "--sign-with", ci.private_key, "--output", envelope,
                              "--format", "junit")
         assert code == expected, err
@@ -103,7 +103,7 @@ def test_scheduled_run_with_report_only_and_a_waiver(sandboxes, keys, tmp_path: 
     ci = keys["ci"]
     sb = sandboxes.get(BAD)
     envelope = tmp_path / "nightly.dsse.json"
-    args = ["run", *audit_args(sb, tmp_path, "cache-bad"), "--mode", "scheduled", "--sign-with", ci.private_key,
+    args = ["run", *audit_args(sb, tmp_path, "cache-bad"), "--run-mode", "scheduled", "--sign-with", ci.private_key,
             "--output", envelope]
     code, _, _ = cli(capsys, *args, "--report-only")
     assert code == 0 and cli(capsys, "verify", envelope, "--key", ci.public_key)[0] == 1

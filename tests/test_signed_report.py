@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reportkit import ALL_PASS, DEPLOYMENT, make_report
 
 from redis_audit.cli.main import main
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.signing.keys import generate_keypair
 from redis_audit.signing.sign import sign_report
 from redis_audit.signing.signers import LocalSigner
+from tests.reportkit import ALL_PASS, DEPLOYMENT, make_report
 
 AT = "2026-05-04T12:00:00Z"  # the reports below finish at 10:00:07 on that day
 
@@ -72,9 +72,8 @@ def test_edited_blockers_with_the_same_decision_are_refused(tmp_path: Path, keys
 
 def test_a_waived_fail_turned_into_pass_by_the_producer_is_caught(tmp_path: Path, keys: dict[str, Any],
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    from test_waivers import waiver, waiver_file
-
     from redis_audit.waivers import load_waivers
+    from tests.test_waivers import waiver, waiver_file
 
     ci, pub = keys["ci"]
     waivers = load_waivers(waiver_file(tmp_path, waiver()), make_report([]).finished_at, 90)

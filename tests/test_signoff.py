@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reportkit import ALL_PASS, make_report
-
 from redis_audit.profile import load_profile
 from redis_audit.verdict import Decision
+from tests.reportkit import ALL_PASS, make_report
 
 SIGNOFF = load_profile(Path("signoff"))
 EVERYTHING = [*ALL_PASS, *[(c, "PASS") for c in (

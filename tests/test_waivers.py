@@ -6,11 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from reportkit import ALL_PASS, DEPLOYMENT, FINISHED, make_report
 
 from redis_audit.profile import default_profile
 from redis_audit.verdict import Decision
 from redis_audit.waivers import WaiverError, load_waivers
+from tests.reportkit import ALL_PASS, DEPLOYMENT, FINISHED, make_report
 
 NOW = FINISHED
 

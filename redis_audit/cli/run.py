@@ -93,14 +93,15 @@ def summary_line(report: Report) -> str:
 @click.option("--sign-with", "sign_with", multiple=True, metavar="KEY",
               help="Sign the report: a private key file or kms:ARN_OR_ALIAS; repeat for a multi-signature "
                    "envelope. --output then receives the DSSE envelope.")
-@click.option("--mode", type=click.Choice(MODES), help="local (default: exploration, unsigned allowed), "
-              "pre-promotion, signoff or scheduled (these three must be signed). Default: the profile's.")
+@click.option("--run-mode", "run_mode", type=click.Choice(MODES),
+              help="local (default: exploration, unsigned allowed), pre-promotion, signoff or scheduled "
+                   "(these three must be signed); recorded as run.mode. Default: the profile's report.mode.")
 @click.option("--waivers", "waivers_file", type=click.Path(path_type=Path), help="Waiver file (TOML).")
 @click.option("--report-only", is_flag=True, help="Exit 0 for NOT_READY (scheduled compliance runs); "
               "errors, inconclusive audits and signing failures still exit non-zero.")
 def run(target: str | None, profile: Path | None, output_format: str, output: Path | None, deadline: float,
         connect_timeout: float, command_timeout: float, save_snapshot: Path | None, from_snapshot: Path | None,
-        only_attention: bool, sign_with: tuple[str, ...], mode: str | None, waivers_file: Path | None,
+        only_attention: bool, sign_with: tuple[str, ...], run_mode: str | None, waivers_file: Path | None,
         report_only: bool, probe_results: tuple[Path, ...], allow_failover: bool, **kwargs: Any) -> int:
     """Audit TARGET (redis://, rediss://, redis+sentinel://HOST:PORT,.../MASTER), or an AWS-managed
     deployment (--aws-replication-group, --aws-serverless-cache, --memorydb-cluster), and print the verdict."""
@@ -109,7 +110,7 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
     aws_opts = pop_aws_options(kwargs, output)
     loaded_profile = load_profile(profile)
     pods = load_results(probe_results)  # before connecting: a bad file is a usage error
-    mode = mode or loaded_profile.report.mode
+    mode = run_mode or loaded_profile.report.mode
     signers = _signers(sign_with, mode, output)  # before the audit: a run that cannot sign does not start
     public_keys = [_public_key_path(spec) for spec in sign_with]
     waiver_file = _waivers(waivers_file, loaded_profile)
