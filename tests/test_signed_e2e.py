@@ -122,3 +122,13 @@ def test_scheduled_run_with_report_only_and_a_waiver(sandboxes, keys, tmp_path: 
     assert (waived["status"], waived["effectiveStatus"], waived["waiver"]) == ("FAIL", "WAIVED", "WVR-1")
     assert predicate["waivers"]["applied"] == ["WVR-1"] and predicate["waivers"]["source"]["digest"].startswith(
         "sha256:")
+
+
+def test_the_demo_produces_a_signed_report_that_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    envelope = tmp_path / "redis-audit-report.dsse.json"
+    code, out, _ = cli(capsys, "demo", "--output", envelope, "--format", "markdown")
+    public = tmp_path / "redis-audit-report.pub.pem"
+    assert public.is_file() and "PRIVATE" not in public.read_text()
+    assert f"Verify it yourself: redis-audit verify {envelope} --key {public}" in out
+    assert "| Envelope sha256 |" in out
+    assert cli(capsys, "verify", envelope, "--key", public)[0] == code
