@@ -21,6 +21,7 @@ from redis_audit.report import Report
 from redis_audit.snapshot import Fact, Snapshot
 from redis_audit.target import Target
 from redis_audit.topology import DeploymentKind, Topology, Unreachable
+from redis_audit.waivers import WaiverFile
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,14 @@ def _deployment_facts(collectors: Sequence[DeploymentCollector], ctx: CollectCon
 
 
 def judge_snapshot(snapshot: Snapshot, profile: Profile, packs: Sequence[LoadedPack] | None = None,
-                   started_at: dt.datetime | None = None) -> Report:
-    """Judge a snapshot (fresh or loaded from a file) into a report. No network."""
+                   started_at: dt.datetime | None = None, mode: str | None = None,
+                   waiver_file: WaiverFile | None = None) -> Report:
+    """Judge a snapshot (fresh or loaded from a file) into a report, with waivers applied. No network."""
     loaded = list(packs) if packs is not None else discover_packs()
     checks: list[Check] = all_checks(loaded)
     results = judge(snapshot, profile, checks)
     started = started_at or _parse_time(snapshot.started_at)
-    return Report.build(snapshot, profile, loaded, results, started, now())
+    return Report.build(snapshot, profile, loaded, results, started, now(), mode, waiver_file)
 
 
 def run_audit(target: Target, options: AuditOptions, packs: Sequence[LoadedPack] | None = None) -> Report:

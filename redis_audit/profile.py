@@ -14,6 +14,7 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,6 @@ class GeneralSection:
     required_checks: tuple[str, ...] = ("AUDIT-001", "AUTH-001", "TLS-001", "MEM-001", "MEM-004", "HA-001")
     # An ERROR in a check of blocking severity makes the verdict INCONCLUSIVE.
     fail_on_error: bool = True
-    validity_days: int = 7  # how long a signed report stays valid
     disabled_checks: tuple[str, ...] = ()
     severity_overrides: dict[str, str] = field(default_factory=dict)
 
@@ -121,6 +121,51 @@ class ClientSection:
     request_budget_ms: int | None = None  # the time a request may spend on Redis, retries included
     idle_eviction_s: int | None = None  # the pool closes connections idle this long (0: never)
     health_check_interval_s: int | None = None  # 0: no health checks
+
+
+MODES = ("local", "pre-promotion", "signoff", "scheduled")
+SIGNED_MODES = ("pre-promotion", "signoff", "scheduled")  # a run in these modes must produce a signature
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """How a run's report is issued: its mode, how long it stays valid, and what waivers may do."""
+
+    # local: exploration, unsigned output allowed. pre-promotion / signoff / scheduled: the run must sign.
+    mode: str = "local"
+    # Hours a report stays valid (verdict.validUntil), per mode.
+    validity_hours: dict[str, int] = field(default_factory=lambda: {
+        "local": 168, "pre-promotion": 168, "signoff": 24, "scheduled": 26})
+    max_waiver_days: int = 90  # a waiver may not expire later than this after the run
+    waiver_warning_days: int = 14  # warn about waivers that expire within this many days
+
+
+@dataclass(frozen=True)
+class SignoffRequirement:
+    """One thing a sign-off blocker needs, and the checks whose findings prove it.
+
+    An exact id must have run and not be SKIP or ERROR. A pattern ending in `*` (e.g. `SEN-*`) covers
+    checks that apply to some topologies only: its SKIPs are ignored, but at least one finding must match.
+    """
+
+    name: str
+    checks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SignoffBlocker:
+    id: str
+    title: str
+    requirements: tuple[SignoffRequirement, ...]
+
+
+@dataclass(frozen=True)
+class SignoffSection:
+    """The rollout's sign-off blockers (Phase 3), mapped to check ids. Data, not code: see profiles/signoff.toml."""
+
+    # true: a blocker that is not met (or not verified) makes the verdict NOT_READY. false: shown only.
+    gate: bool = False
+    blockers: tuple[SignoffBlocker, ...] = field(default_factory=lambda: phase3_blockers())
 
 
 @dataclass(frozen=True)
@@ -253,10 +298,15 @@ class Profile:
     cluster: ClusterSection = field(default_factory=ClusterSection)
     keyspace: KeyspaceSection = field(default_factory=KeyspaceSection)
     limiters: tuple[LimiterSection, ...] = ()
+    report: ReportSection = field(default_factory=ReportSection)
+    signoff: SignoffSection = field(default_factory=SignoffSection)
 
     @property
     def name(self) -> str:
         return self.general.name
+
+    def validity_hours(self, mode: str) -> int:
+        return self.report.validity_hours.get(mode, self.report.validity_hours.get("local", 168))
 
     def blocking(self, severity: Severity) -> bool:
         return str(severity) in self.general.blocking_severities
@@ -281,9 +331,27 @@ def default_profile() -> Profile:
     return Profile()
 
 
+BUILTIN_PROFILES = ("signoff",)
+
+
+def builtin_profile_text(name: str) -> str:
+    return resources.files("redis_audit.profiles").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+
+
+def phase3_blockers() -> tuple[SignoffBlocker, ...]:
+    """The default sign-off blockers: the ones the built-in `signoff` profile defines (one source of truth)."""
+    data = tomllib.loads(builtin_profile_text("signoff"))
+    section: SignoffSection = _build(SignoffSection, {"blockers": data["signoff"]["blockers"]},
+                                     "signoff.toml", "signoff.")
+    return section.blockers
+
+
 def load_profile(path: Path | None) -> Profile:
+    """A profile file, or a built-in profile by name (`--profile signoff`) when no such file exists."""
     if path is None:
         return default_profile()
+    if str(path) in BUILTIN_PROFILES and not path.exists():
+        return profile_from_mapping(tomllib.loads(builtin_profile_text(str(path))), source=f"built-in {path}")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -371,10 +439,15 @@ def _validate(profile: Profile, source: str) -> None:
         raise ProfileError(f"{source}: latency.rate_hz and latency.local_rate_hz: must be at least 1")
     if profile.failover.canary_rate_hz < 1 or profile.failover.budget_s < 1:
         raise ProfileError(f"{source}: failover.canary_rate_hz and failover.budget_s must be at least 1")
-    if profile.general.validity_days < 1:
-        raise ProfileError(f"{source}: general.validity_days: must be at least 1")
     if profile.keyspace.mode not in ("exact", "sampled"):
         raise ProfileError(f"{source}: keyspace.mode: expected 'exact' or 'sampled', got {profile.keyspace.mode!r}")
+    if profile.report.mode not in MODES:
+        raise ProfileError(f"{source}: report.mode: unknown mode {profile.report.mode!r} (known: {', '.join(MODES)})")
+    for mode, hours in profile.report.validity_hours.items():
+        if mode not in MODES:
+            raise ProfileError(f"{source}: report.validity_hours.{mode}: unknown mode (known: {', '.join(MODES)})")
+        if hours < 1:
+            raise ProfileError(f"{source}: report.validity_hours.{mode}: must be at least 1")
     for section in dataclasses.fields(profile):
         values = getattr(profile, section.name)
         tables = values if isinstance(values, tuple) else (values,)

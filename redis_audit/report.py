@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import sys
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from redis_audit import __version__
 from redis_audit.jsonvalue import JsonObject, ensure_canonical
@@ -17,6 +19,7 @@ from redis_audit.profile import Profile
 from redis_audit.registry import LoadedPack
 from redis_audit.snapshot import Snapshot
 from redis_audit.verdict import JudgedFinding, Policy, Verdict, decide
+from redis_audit.waivers import FindingRef, WaiverFile, WaiverOutcome, apply_waivers, rfc3339
 
 REPORT_SCHEMA = "redis-audit/report/v1"
 
@@ -50,12 +53,32 @@ def finding_id(check_id: str, deployment: str, resource: str) -> str:
 
 def policy_of(profile: Profile) -> Policy:
     return Policy(frozenset(profile.general.blocking_severities), profile.general.required_checks,
-                  profile.general.fail_on_error)
+                  profile.general.fail_on_error, profile.signoff.blockers, profile.signoff.gate)
 
 
-def judged(results: Sequence[CheckResult]) -> list[JudgedFinding]:
-    return [JudgedFinding(r.finding.check_id, str(r.finding.status), r.severity, r.finding.resource,
-                          r.finding.message) for r in results]
+def finding_refs(results: Sequence[CheckResult], deployment: str) -> list[FindingRef]:
+    return [FindingRef(finding_id(r.finding.check_id, deployment, r.finding.resource), r.finding.check_id,
+                       r.finding.resource, str(r.finding.status)) for r in results]
+
+
+def judged(results: Sequence[CheckResult], effective: Sequence[str] | None = None) -> list[JudgedFinding]:
+    """The verdict's inputs; `effective` are the statuses after waivers (default: the raw ones)."""
+    statuses_ = effective if effective is not None else [str(r.finding.status) for r in results]
+    return [JudgedFinding(r.finding.check_id, status, r.severity, r.finding.resource, r.finding.message)
+            for r, status in zip(results, statuses_, strict=True)]
+
+
+def pack_digest(pack: LoadedPack) -> str:
+    """sha256 over the source of every module that defines one of the pack's checks or extensions:
+    the signed report says which code judged the deployment."""
+    modules = sorted({c.function.__module__ for c in pack.pack.checks} |
+                     {e.function.__module__ for e in pack.pack.extensions})
+    files = []
+    for name in modules:
+        path = getattr(sys.modules.get(name), "__file__", None)
+        content = Path(path).read_bytes() if path and Path(path).is_file() else b""
+        files.append({"module": name, "sha256": hashlib.sha256(content).hexdigest()})
+    return sha256_of({"modules": files})
 
 
 def sort_key(result: CheckResult) -> tuple[int, int, str, str]:
@@ -72,17 +95,25 @@ class Report:
     packs: Sequence[LoadedPack]
     results: list[CheckResult]
     verdict: Verdict
+    mode: str = "local"
+    waiver_file: WaiverFile | None = None
+    waivers: WaiverOutcome = field(default_factory=lambda: WaiverOutcome({}, ()))
 
     @classmethod
     def build(cls, snapshot: Snapshot, profile: Profile, packs: Sequence[LoadedPack],
-              results: Sequence[CheckResult], started_at: dt.datetime, finished_at: dt.datetime) -> Report:
+              results: Sequence[CheckResult], started_at: dt.datetime, finished_at: dt.datetime,
+              mode: str | None = None, waiver_file: WaiverFile | None = None) -> Report:
         ordered = sorted(results, key=sort_key)
-        verdict = decide(judged(ordered), policy_of(profile))
-        return cls(str(uuid.uuid4()), started_at, finished_at, snapshot, profile, packs, ordered, verdict)
+        refs = finding_refs(ordered, target_name(snapshot))
+        outcome = apply_waivers(waiver_file.waivers if waiver_file else (), refs, target_name(snapshot),
+                                finished_at, profile.report.waiver_warning_days)
+        verdict = decide(judged(ordered, [outcome.status(r) for r in refs]), policy_of(profile))
+        return cls(str(uuid.uuid4()), started_at, finished_at, snapshot, profile, packs, ordered, verdict,
+                   mode or profile.report.mode, waiver_file, outcome)
 
     @property
     def valid_until(self) -> dt.datetime:
-        return self.finished_at + dt.timedelta(days=self.profile.general.validity_days)
+        return self.finished_at + dt.timedelta(hours=self.profile.validity_hours(self.mode))
 
     def blockers_by_attention(self) -> list[CheckResult]:
         return [r for r in self.results if r.finding.status in (Status.FAIL, Status.ERROR)]
@@ -97,14 +128,15 @@ class Report:
                 "version": __version__,
                 "packs": [
                     {"name": p.pack.name, "distribution": p.distribution, "version": p.version,
-                     "entryPoint": p.entry_point, "checks": len(p.pack.checks)}
+                     "entryPoint": p.entry_point, "checks": len(p.pack.checks), "digest": pack_digest(p)}
                     for p in self.packs
                 ],
             },
             "run": {
                 "id": self.run_id,
-                "startedAt": _rfc3339(self.started_at),
-                "finishedAt": _rfc3339(self.finished_at),
+                "mode": self.mode,
+                "startedAt": rfc3339(self.started_at),
+                "finishedAt": rfc3339(self.finished_at),
                 "durationMs": int((self.finished_at - self.started_at).total_seconds() * 1000),
             },
             "target": {
@@ -119,18 +151,23 @@ class Report:
             "topology": self.snapshot.topology.to_json(),
             "profile": {"name": self.profile.name, "digest": self.profile.digest(),
                         "values": self.profile.to_json()},
+            "waivers": self.waivers.to_json(self.waiver_file.source_json() if self.waiver_file else None),
             "findings": [self._finding_json(r, name) for r in self.results],
             "counts": statuses(self.results),
-            "verdict": {**self.verdict.to_json(), "validUntil": _rfc3339(self.valid_until)},
+            "effectiveCounts": effective_counts(self.waivers.status(r) for r in finding_refs(self.results, name)),
+            "verdict": {**self.verdict.to_json(), "validUntil": rfc3339(self.valid_until)},
         }
         ensure_canonical(data)
         return data
 
-    @staticmethod
-    def _finding_json(result: CheckResult, deployment: str) -> JsonObject:
+    def _finding_json(self, result: CheckResult, deployment: str) -> JsonObject:
         f, meta = result.finding, result.meta
+        fid = finding_id(f.check_id, deployment, f.resource)
+        waiver = self.waivers.waiver_id(fid)
         return {
-            "findingId": finding_id(f.check_id, deployment, f.resource),
+            "findingId": fid,
+            "effectiveStatus": "WAIVED" if waiver else str(f.status),
+            "waiver": waiver,
             "checkId": f.check_id,
             "checkVersion": meta.version,
             "title": meta.title,
@@ -156,5 +193,9 @@ def judged_from_json(report: JsonObject) -> list[JudgedFinding]:
     return out
 
 
-def _rfc3339(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def effective_counts(effective: Iterable[str]) -> dict[str, int]:
+    counts = {**{str(s): 0 for s in Status}, "WAIVED": 0}
+    for status in effective:
+        counts[status] += 1
+    return counts
+

@@ -12,6 +12,8 @@ from enum import StrEnum
 from redis_audit.exitcodes import ExitCode
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Severity, Status
+from redis_audit.profile import SignoffBlocker, SignoffRequirement
+from redis_audit.signoff import MET, NOT_MET, BlockerState, evaluate
 
 
 class Decision(StrEnum):
@@ -33,7 +35,7 @@ class JudgedFinding:
     """The part of a finding the verdict depends on."""
 
     check_id: str
-    status: str  # a Status value, or "WAIVED" once a waiver applies
+    status: str  # the effective status: a Status value, or "WAIVED" once a waiver applies
     severity: Severity
     resource: str
     message: str
@@ -43,7 +45,7 @@ class JudgedFinding:
 class Blocker:
     check_id: str
     resource: str
-    reason: str  # "failed" | "required-not-verified" | "required-not-run"
+    reason: str  # failed | required-not-verified | required-not-run | signoff-not-met | signoff-not-verified
     severity: str
     message: str
 
@@ -58,10 +60,13 @@ class Verdict:
     blockers: tuple[Blocker, ...]
     incomplete: bool
     reasons: tuple[str, ...]  # why the audit is incomplete
+    signoff: tuple[BlockerState, ...] = ()
+    signoff_gate: bool = False
 
     def to_json(self) -> JsonObject:
         return {"decision": str(self.decision), "blockers": [b.to_json() for b in self.blockers],
-                "incomplete": self.incomplete, "reasons": list(self.reasons)}
+                "incomplete": self.incomplete, "reasons": list(self.reasons),
+                "signoff": {"gate": self.signoff_gate, "blockers": [b.to_json() for b in self.signoff]}}
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ class Policy:
     blocking_severities: frozenset[str]
     required_checks: tuple[str, ...]
     fail_on_error: bool
+    signoff: tuple[SignoffBlocker, ...] = ()  # shown in every report
+    signoff_gate: bool = False  # when true, a sign-off blocker that is not met blocks promotion
 
 
 def decide(findings: Sequence[JudgedFinding], policy: Policy) -> Verdict:
@@ -91,8 +98,15 @@ def decide(findings: Sequence[JudgedFinding], policy: Policy) -> Verdict:
         elif all(f.status == Status.SKIP for f in mine):
             blockers.append(Blocker(check_id, "deployment", "required-not-verified", str(mine[0].severity),
                                     f"required check {check_id} was skipped: {mine[0].message}"))
+    signoff = evaluate(policy.signoff, findings)
+    if policy.signoff_gate:
+        for state in signoff:
+            if state.state != MET:
+                reason = "signoff-not-met" if state.state == NOT_MET else "signoff-not-verified"
+                blockers.append(Blocker(state.id, "deployment", reason, "high",
+                                        f"{state.title}: {state.state}: {state.summary()}"))
     # A measured failure is definitive; otherwise an incomplete audit cannot say NOT_READY either.
-    if any(b.reason == "failed" for b in blockers):
+    if any(b.reason in ("failed", "signoff-not-met") for b in blockers):
         decision = Decision.NOT_READY
     elif reasons:
         decision = Decision.INCONCLUSIVE
@@ -100,17 +114,31 @@ def decide(findings: Sequence[JudgedFinding], policy: Policy) -> Verdict:
         decision = Decision.NOT_READY
     else:
         decision = Decision.READY
-    return Verdict(decision, tuple(blockers), bool(reasons), tuple(reasons))
+    return Verdict(decision, tuple(blockers), bool(reasons), tuple(reasons), signoff, policy.signoff_gate)
 
 
 def policy_from_profile_json(values: JsonObject) -> Policy:
-    general = values.get("general")
-    g = general if isinstance(general, dict) else {}
+    g = _dict(values.get("general"))
+    signoff = _dict(values.get("signoff"))
     return Policy(
         blocking_severities=frozenset(str(s) for s in _list(g.get("blocking_severities"))),
         required_checks=tuple(str(s) for s in _list(g.get("required_checks"))),
         fail_on_error=bool(g.get("fail_on_error", True)),
+        signoff=tuple(_signoff_blocker(_dict(b)) for b in _list(signoff.get("blockers"))),
+        signoff_gate=signoff.get("gate") is True,
     )
+
+
+def _signoff_blocker(data: dict[str, object]) -> SignoffBlocker:
+    requirements = tuple(
+        SignoffRequirement(str(r.get("name")), tuple(str(c) for c in _list(r.get("checks"))))
+        for r in map(_dict, _list(data.get("requirements")))
+    )
+    return SignoffBlocker(str(data.get("id")), str(data.get("title")), requirements)
+
+
+def _dict(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
 
 
 def _list(value: object) -> Iterable[object]:

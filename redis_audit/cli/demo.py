@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -9,14 +10,15 @@ from pathlib import Path
 import click
 
 from redis_audit.audit import AuditOptions, run_audit
-from redis_audit.cli.run import format_option, render_report, write_text
+from redis_audit.cli.run import format_option
+from redis_audit.cli.signed import render, sign_throwaway
 from redis_audit.exitcodes import UsageError
 from redis_audit.profile import Profile, default_profile, load_profile, profile_from_mapping
 from redis_audit.sandbox import Sandbox, SandboxError, SandboxSpec, sandbox_target
 from redis_audit.sandbox.config import SANDBOX_LIMITER_PREFIXES
 from redis_audit.verdict import exit_code
 
-DEFAULT_REPORT = Path("redis-audit-report.json")
+DEFAULT_REPORT = Path("redis-audit-report.dsse.json")
 
 
 @click.command()
@@ -29,10 +31,10 @@ DEFAULT_REPORT = Path("redis-audit-report.json")
 @click.option("--profile", type=click.Path(path_type=Path), help="Profile TOML (default: the rollout's numbers).")
 @format_option()
 @click.option("--output", type=click.Path(path_type=Path), default=DEFAULT_REPORT, show_default=True,
-              help="Where to write the JSON report.")
+              help="Where to write the signed report (DSSE envelope); its public key goes next to it.")
 def demo(topology: str, preset: str, engine: str, tls: bool | None, profile: Path | None, output_format: str,
          output: Path) -> int:
-    """Start a local sandbox, audit it, print the verdict, write the report, stop the sandbox."""
+    """Start a local sandbox, audit it, stop it; sign the report with a throwaway key, verify it, print it."""
     loaded_profile = load_profile(profile)  # validated before anything starts
     spec = SandboxSpec(topology=topology, tls=(engine == "redis") if tls is None else tls,  # type: ignore[arg-type]
                        preset=preset, engine=engine)  # type: ignore[arg-type]
@@ -51,9 +53,11 @@ def demo(topology: str, preset: str, engine: str, tls: bool | None, profile: Pat
         finally:
             sandbox.down()
             click.echo("Sandbox stopped.", err=True)
-    click.echo(render_report(report, output_format, tty=sys.stdout.isatty()), nl=False)
-    write_text(output, render_report(report, "json"))
-    click.echo(f"Report written to {output}")
+    verified, lines = sign_throwaway(report, output)  # the rendering comes from the verified envelope
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    click.echo(render(verified.report, output_format, color=color, signed=verified.context), nl=False)
+    for line in lines:
+        click.echo(line)
     return int(exit_code(report.verdict.decision))
 
 

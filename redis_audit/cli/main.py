@@ -20,7 +20,20 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Imported here so that each command module stays independent of the others.
-    from redis_audit.cli import acl, checks, demo, keys, keys_census, probe, probe_failover, probe_latency, run, sandbox
+    from redis_audit.cli import (
+        acl,
+        checks,
+        demo,
+        diff,
+        keys,
+        keys_census,
+        probe,
+        probe_failover,
+        probe_latency,
+        run,
+        sandbox,
+        verify,
+    )
 
     cli.add_command(run.run)
     cli.add_command(demo.demo)
@@ -33,6 +46,9 @@ def _register_commands() -> None:
     probe.probe.add_command(probe_failover.failover)
     cli.add_command(keys_census.census)
     keys.keys.add_command(keys_census.census)
+    cli.add_command(verify.verify)
+    cli.add_command(verify.render_command)
+    cli.add_command(diff.diff)
 
 
 def main(argv: list[str] | None = None) -> int:

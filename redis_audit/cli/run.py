@@ -10,20 +10,28 @@ from typing import Any, TypeVar
 
 import click
 
-from redis_audit.audit import AuditOptions, collect_snapshot, judge_snapshot
+from redis_audit.audit import AuditOptions, collect_snapshot, judge_snapshot, now
 from redis_audit.cli.aws_options import aws_options, pop_aws_options, resolve_target, upload_if_asked
 from redis_audit.cli.options import pop_target_options, target_options
 from redis_audit.cli.probe_failover import FACT as FAILOVER_FACT
 from redis_audit.cli.probe_failover import execute as run_failover
 from redis_audit.cli.probe_failover import failover_options, pop_failover_options
+from redis_audit.cli.signed import PinnedKey, render, signed_context, subject_name, verify_command
 from redis_audit.client import Timeouts
-from redis_audit.exitcodes import UsageError
+from redis_audit.exitcodes import ExitCode, UsageError
 from redis_audit.output import RenderOptions, renderers
 from redis_audit.probes.results import fold_into, load_results
-from redis_audit.profile import load_profile
-from redis_audit.report import Report
+from redis_audit.profile import MODES, SIGNED_MODES, Profile, load_profile
+from redis_audit.recompute import recompute_decision
+from redis_audit.report import Report, target_name
+from redis_audit.signing.errors import InvalidReport, SigningError
+from redis_audit.signing.sign import sign_report
+from redis_audit.signing.signers import Signer, signer_from_spec
+from redis_audit.signing.verify import verify_envelope
 from redis_audit.snapshot import Fact, Snapshot
 from redis_audit.verdict import exit_code
+from redis_audit.waivers import WaiverFile, load_waivers
+from redis_audit.waivers import warnings as waiver_warnings
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 
@@ -82,9 +90,19 @@ def summary_line(report: Report) -> str:
               help="A `probe latency --emit` result from an app pod (repeat for several pods).")
 @click.option("--allow-failover", is_flag=True, help="Also run the failover probe (changes the deployment!).")
 @failover_options
+@click.option("--sign-with", "sign_with", multiple=True, metavar="KEY",
+              help="Sign the report: a private key file or kms:ARN_OR_ALIAS; repeat for a multi-signature "
+                   "envelope. --output then receives the DSSE envelope.")
+@click.option("--run-mode", "run_mode", type=click.Choice(MODES),
+              help="local (default: exploration, unsigned allowed), pre-promotion, signoff or scheduled "
+                   "(these three must be signed); recorded as run.mode. Default: the profile's report.mode.")
+@click.option("--waivers", "waivers_file", type=click.Path(path_type=Path), help="Waiver file (TOML).")
+@click.option("--report-only", is_flag=True, help="Exit 0 for NOT_READY (scheduled compliance runs); "
+              "errors, inconclusive audits and signing failures still exit non-zero.")
 def run(target: str | None, profile: Path | None, output_format: str, output: Path | None, deadline: float,
         connect_timeout: float, command_timeout: float, save_snapshot: Path | None, from_snapshot: Path | None,
-        only_attention: bool, probe_results: tuple[Path, ...], allow_failover: bool, **kwargs: Any) -> int:
+        only_attention: bool, sign_with: tuple[str, ...], run_mode: str | None, waivers_file: Path | None,
+        report_only: bool, probe_results: tuple[Path, ...], allow_failover: bool, **kwargs: Any) -> int:
     """Audit TARGET (redis://, rediss://, redis+sentinel://HOST:PORT,.../MASTER), or an AWS-managed
     deployment (--aws-replication-group, --aws-serverless-cache, --memorydb-cluster), and print the verdict."""
     failover_opts = pop_failover_options(kwargs)
@@ -92,6 +110,10 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
     aws_opts = pop_aws_options(kwargs, output)
     loaded_profile = load_profile(profile)
     pods = load_results(probe_results)  # before connecting: a bad file is a usage error
+    mode = run_mode or loaded_profile.report.mode
+    signers = _signers(sign_with, mode, output)  # before the audit: a run that cannot sign does not start
+    public_keys = [_public_key_path(spec) for spec in sign_with]
+    waiver_file = _waivers(waivers_file, loaded_profile)
     if from_snapshot is not None:
         if target:
             raise UsageError("give either TARGET or --from-snapshot, not both")
@@ -105,13 +127,87 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
     fold_into(snapshot, pods)
     if save_snapshot is not None:
         snapshot.save(save_snapshot)
-    report = judge_snapshot(snapshot, loaded_profile)
-    write_report(report, output_format, output, only_attention)
+    report = judge_snapshot(snapshot, loaded_profile, mode=mode, waiver_file=waiver_file)
+    for warning in waiver_warnings(report.waivers):
+        click.echo(f"redis-audit: warning: {warning}", err=True)
+    if signers:
+        assert output is not None
+        write_signed(report, signers, output, output_format, only_attention, public_keys)
+    else:
+        write_report(report, output_format, output, only_attention)
     upload_if_asked(aws_opts, output, report)
     if report.verdict.incomplete:
         for reason in report.verdict.reasons:
             click.echo(f"redis-audit: incomplete: {reason}", err=True)
-    return int(exit_code(report.verdict.decision))
+    return run_exit_code(report, report_only)
+
+
+def run_exit_code(report: Report, report_only: bool) -> int:
+    """The verdict's exit code; --report-only turns NOT_READY (1) into 0 and never touches 2 and above."""
+    code = exit_code(report.verdict.decision)
+    return int(ExitCode.READY) if report_only and code == ExitCode.NOT_READY else int(code)
+
+
+def _signers(specs: tuple[str, ...], mode: str, output: Path | None) -> list[Signer]:
+    if not specs:
+        if mode in SIGNED_MODES:
+            raise SigningError(f"a {mode} run must be signed: add --sign-with KEY (or kms:ARN) and --output FILE")
+        return []
+    if output is None:
+        raise UsageError("--sign-with needs --output FILE for the signed envelope")
+    signers = [signer_from_spec(spec) for spec in specs]
+    for signer in signers:
+        for warning in signer.warnings:
+            click.echo(f"redis-audit: warning: {warning}", err=True)
+    return signers
+
+
+def _waivers(path: Path | None, profile: Profile) -> WaiverFile | None:
+    if path is None:
+        return None
+    return load_waivers(path, now(), profile.report.max_waiver_days)
+
+
+def _public_key_path(spec: str) -> Path | None:
+    """keys generate's public key next to a local private key (signing-key.pem → signing-key.pub.pem)."""
+    if spec.startswith("kms:"):
+        return None
+    private = Path(spec.removeprefix("file:"))
+    public = private.with_name(private.name.removesuffix(".pem") + ".pub.pem")
+    return public if public.is_file() else None
+
+
+def write_signed(report: Report, signers: list[Signer], output: Path, output_format: str,
+                 only_attention: bool, public_keys: list[Path | None] | None = None) -> None:
+    """Sign, check the envelope verifies (as `verify` will), write it, then render from the verified payload."""
+    data = sign_report(report.to_json(), subject_name(target_name(report.snapshot)), signers).to_bytes()
+    paths = public_keys or [None] * len(signers)
+    keys = [PinnedKey(path or Path(f"{signer.keyid.removeprefix('sha256:')[:16]}.pub.pem"), signer.public_key())
+            for signer, path in zip(signers, paths, strict=True)]
+    try:
+        verified = verify_envelope(data, [k.key for k in keys], threshold=len(keys),
+                                   recompute_verdict=recompute_decision)
+    except InvalidReport as exc:  # a bug, never the user's fault: refuse to emit it
+        raise SigningError(f"the signed report does not verify: {exc.reason}") from None
+    write_bytes(output, data)
+    context = signed_context(data, verified, keys, output)
+    color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    click.echo(render(verified.predicate, output_format, only_attention=only_attention, color=color,
+                      signed=context), nl=False)
+    # The rendering alone on stdout (`--format sarif > x.sarif` works); the rest is for the person running it.
+    click.echo(summary_line(report), err=True)
+    click.echo(f"Signed report ({len(signers)} signature{'s' if len(signers) > 1 else ''}) written to {output}",
+               err=True)
+    known = [p for p in paths if p is not None]
+    click.echo("Verify: " + (verify_command(output, known, len(known)) if len(known) == len(signers)
+                             else f"redis-audit verify {output} --key PUBLIC_KEY.pem"), err=True)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"--output: cannot write {path}: {exc.strerror}") from None
 
 
 def _load_snapshot(path: Path) -> Snapshot:

@@ -9,9 +9,21 @@ from redis_audit.jsonvalue import JsonObject
 
 
 @dataclass(frozen=True)
+class SignedContext:
+    """What a rendering of a verified envelope can say beyond the report itself."""
+
+    envelope: bytes  # the envelope file, byte for byte (the HTML embeds it)
+    envelope_sha256: str
+    signers: tuple[str, ...]  # the pinned keys that verified, for display
+    statement: JsonObject  # the verified in-toto statement (the json format prints it)
+    verify_command: str  # the exact command that verifies the envelope
+
+
+@dataclass(frozen=True)
 class RenderOptions:
     only_attention: bool = False  # hide PASS rows
     color: bool = False
+    signed: SignedContext | None = None  # None: an unsigned report, for local exploration only
 
 
 Renderer = Callable[[JsonObject, RenderOptions], str]
@@ -19,6 +31,7 @@ Renderer = Callable[[JsonObject, RenderOptions], str]
 
 def renderers() -> dict[str, Renderer]:
     """Every output format by name. Renderers take the report's JSON, so they work on verified reports too."""
-    from redis_audit.output import json_format, table
+    from redis_audit.output import html, json_format, junit, markdown, sarif, table
 
-    return {"table": table.render, "json": json_format.render}
+    return {"table": table.render, "json": json_format.render, "markdown": markdown.render, "html": html.render,
+            "junit": junit.render, "sarif": sarif.render}

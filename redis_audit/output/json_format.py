@@ -1,4 +1,4 @@
-"""The report as indented JSON (the same document the signed report carries)."""
+"""JSON: the verified in-toto statement for a signed report; the report itself for an unsigned run."""
 
 from __future__ import annotations
 
@@ -9,4 +9,5 @@ from redis_audit.output import RenderOptions
 
 
 def render(report: JsonObject, options: RenderOptions) -> str:
-    return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    document = options.signed.statement if options.signed else report
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

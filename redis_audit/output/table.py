@@ -1,18 +1,15 @@
-"""The terminal table: the verdict and the blockers first, then every finding, worst first."""
+"""The terminal table: the verdict, the blockers and the sign-off blockers first, then every finding."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from tabulate import tabulate
 
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.output import RenderOptions
+from redis_audit.output.view import UNSIGNED_NOTE, View, effective, obj
 
 COLORS = {"READY": "32", "NOT_READY": "31", "INCONCLUSIVE": "33", "FAIL": "31", "ERROR": "35",
-          "WARN": "33", "PASS": "32"}
-STATUS_ORDER = ["ERROR", "FAIL", "WARN", "WAIVED", "INFO", "SKIP", "PASS"]
-SEVERITY_ORDER = ["critical", "high", "medium", "low", "info"]
+          "WARN": "33", "PASS": "32", "WAIVED": "36", "met": "32", "not met": "31", "not verified": "33"}
 
 
 def _paint(text: str, options: RenderOptions) -> str:
@@ -20,49 +17,53 @@ def _paint(text: str, options: RenderOptions) -> str:
     return f"\033[{code}m{text}\033[0m" if options.color and code else text
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def render(report: JsonObject, options: RenderOptions) -> str:
-    verdict = _dict(report.get("verdict"))
-    target = _dict(report.get("target"))
-    topology = _dict(report.get("topology"))
+    view = View(report)
+    topology = obj(report.get("topology"))
     lines = [
-        f"Target:  {target.get('name')}  ({topology.get('kind')}, {len(topology.get('nodes') or [])} data nodes, "
+        f"Target:  {view.target}  ({topology.get('kind')}, {len(topology.get('nodes') or [])} data nodes, "
         f"{len(topology.get('sentinels') or [])} sentinels)",
-        f"Profile: {_dict(report.get('profile')).get('name')}",
-        f"Verdict: {_paint(str(verdict.get('decision')), options)}",
+        f"Profile: {view.profile_name}   Mode: {view.mode}   Valid until: {view.valid_until}",
+        f"Verdict: {_paint(view.decision, options)}",
     ]
-    blockers = verdict.get("blockers") or []
-    if isinstance(blockers, list) and blockers:
-        lines.append("")
-        lines.append("Blockers:")
-        lines.extend(f"  - {b['checkId']} [{b['severity']}] {b['resource']}: {b['message']}" for b in blockers)
-    reasons = verdict.get("reasons") or []
-    if isinstance(reasons, list) and reasons:
-        lines.append("")
-        lines.append("Incomplete because:")
-        lines.extend(f"  - {r}" for r in reasons)
+    if view.blockers:
+        lines += ["", "Blockers:"]
+        lines += [f"  - {b['checkId']} [{b['severity']}] {b['resource']}: {b['message']}" for b in view.blockers]
+    if view.reasons:
+        lines += ["", "Incomplete because:"] + [f"  - {r}" for r in view.reasons]
+    if view.signoff:
+        gate = "gating" if view.signoff_gate else "not gating in this profile"
+        lines += ["", f"Sign-off blockers ({gate}):"]
+        for blocker in view.signoff:
+            lines.append(f"  {_paint(str(blocker['state']), options):<14} {blocker['title']}")
+            for req in blocker.get("requirements") or []:
+                lines.append(f"      {req['state']:<13} {req['name']}: {View.requirement_checks(req)}")
+    lines += _waiver_lines(view)
     rows = []
-    findings = [f for f in report.get("findings") or [] if isinstance(f, dict)]  # type: ignore[union-attr]
-    findings.sort(key=lambda f: (_rank(STATUS_ORDER, f.get("effectiveStatus", f["status"])),
-                                 _rank(SEVERITY_ORDER, f["severity"]), f["checkId"], f["resource"]))
-    for f in findings:
-        status = str(f.get("effectiveStatus", f["status"]))
-        if options.only_attention and status == "PASS":
-            continue
-        rows.append([_paint(status, options), f["severity"], f["checkId"], f["resource"], _short(f["message"])])
-    lines.append("")
-    lines.append(tabulate(rows, headers=["Status", "Severity", "Check", "Resource", "Message"], tablefmt="simple"))
-    counts = _dict(report.get("counts"))
-    lines.append("")
-    lines.append("  ".join(f"{k}={v}" for k, v in counts.items() if v))
+    for f in view.findings(options.only_attention):
+        status = effective(f)
+        mark = "BLOCKER" if view.is_blocker(f) else ""
+        rows.append([_paint(status, options), f["severity"], f["checkId"], f["resource"], mark, _short(f["message"])])
+    lines += ["", tabulate(rows, headers=["Status", "Severity", "Check", "Resource", "", "Message"],
+                           tablefmt="simple"), "", view.counts()]
+    if options.signed:
+        lines += [f"Envelope sha256: {options.signed.envelope_sha256}",
+                  f"Signed by: {', '.join(options.signed.signers)}"]
+    else:
+        lines.append(UNSIGNED_NOTE)
     return "\n".join(lines) + "\n"
 
 
-def _rank(order: list[str], value: object) -> int:
-    return order.index(str(value)) if str(value) in order else len(order)
+def _waiver_lines(view: View) -> list[str]:
+    entries = view.waiver_entries()
+    if not entries:
+        return []
+    lines = ["", "Waivers:"]
+    for w in entries:
+        soon = ", expires soon" if w.get("expiringSoon") else ""
+        lines.append(f"  {w['state']:<8} {w['id']} {w['check']} until {w['expires']} by {w['approver']} "
+                     f"({w['ticket']}{soon}): {w['reason']}")
+    return lines
 
 
 def _short(text: object, width: int = 100) -> str:

@@ -1,0 +1,184 @@
+"""Signed reports on the command line: signing a run, verifying an envelope file, rendering it.
+
+`verify`, `render` and `diff` all go through `verify_file`: signatures over the exact payload, types,
+subject, validity, and the verdict recomputed from the findings, profile and waivers in the payload.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from redis_audit.exitcodes import UsageError
+from redis_audit.jsonvalue import JsonObject
+from redis_audit.output import RenderOptions, SignedContext, renderers
+from redis_audit.output.view import View
+from redis_audit.recompute import recompute_decision
+from redis_audit.signing.errors import InvalidReport
+from redis_audit.signing.keys import PublicKey, keyid_for, load_public_key
+from redis_audit.signing.verify import VerifiedStatement, verify_envelope
+from redis_audit.waivers import parse_rfc3339
+
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+def subject_name(deployment: str) -> str:
+    """The statement's subject name: `redis://NAME`, or the target URL itself."""
+    return deployment if "://" in deployment else f"redis://{deployment}"
+
+
+@dataclass(frozen=True)
+class PinnedKey:
+    path: Path
+    key: PublicKey
+
+    @property
+    def keyid(self) -> str:
+        return keyid_for(self.key)
+
+    @property
+    def label(self) -> str:
+        return f"{self.path.name} ({self.keyid[:19]}…)"
+
+
+def load_keys(paths: Sequence[Path]) -> list[PinnedKey]:
+    if not paths:
+        raise UsageError("give the trusted public key(s) with --key PUB.pem")
+    return [PinnedKey(p, load_public_key(p)) for p in paths]
+
+
+def read_envelope(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+@dataclass(frozen=True)
+class Verified:
+    path: Path
+    statement: VerifiedStatement
+    context: SignedContext
+
+    @property
+    def report(self) -> JsonObject:
+        return self.statement.predicate
+
+
+def verify_file(path: Path, keys: Sequence[PinnedKey], threshold: int = 1, expect_target: str | None = None,
+                at: dt.datetime | None = None, enforce_expiry: bool = True) -> Verified:
+    """Verify the envelope in `path`; InvalidReport (exit 5) names the file and the one-line reason.
+
+    enforce_expiry=False verifies a report as of its own issue time (diff's OLD report, which is
+    usually past its validUntil); everything else is still checked.
+    """
+    data = read_envelope(path)
+    if not enforce_expiry:
+        at = _issued_at(data)
+    try:
+        statement = verify_envelope(data, [k.key for k in keys], threshold,
+                                    subject_name(expect_target) if expect_target else None, at,
+                                    recompute_decision)
+    except InvalidReport as exc:
+        raise InvalidReport(f"{path}: invalid report: {exc.reason}") from None
+    return Verified(path, statement, signed_context(data, statement, keys, path))
+
+
+def _issued_at(data: bytes) -> dt.datetime | None:
+    """The run's finishedAt, read before verification only to choose the time to verify at.
+
+    Safe: if the payload was edited, the signature check fails before this time matters."""
+    try:
+        payload = json.loads(base64.b64decode(json.loads(data)["payload"]))
+        return parse_rfc3339(payload["predicate"]["run"]["finishedAt"])
+    except (ValueError, KeyError, TypeError):
+        return None  # verify_envelope reports what is wrong
+
+
+def signed_context(envelope: bytes, statement: VerifiedStatement, keys: Sequence[PinnedKey],
+                   path: Path) -> SignedContext:
+    """The rendering's view of the signatures; its verify command requires every key that signed."""
+    signers = [k for k in keys if k.keyid in statement.signer_keyids]
+    return SignedContext(envelope, statement.envelope_sha256, tuple(k.label for k in signers),
+                         statement.statement.to_json(),
+                         verify_command(path, [k.path for k in signers], len(signers)))
+
+
+def verify_command(path: Path, keys: Sequence[Path], threshold: int = 1) -> str:
+    words = ["redis-audit", "verify", str(path)]
+    for key in keys:
+        words += ["--key", str(key)]
+    if threshold > 1:
+        words += ["--threshold", str(threshold)]
+    return shlex.join(words)
+
+
+def render(report: JsonObject, output_format: str, *, only_attention: bool = False, color: bool = False,
+           signed: SignedContext | None = None) -> str:
+    return renderers()[output_format](report, RenderOptions(only_attention, color, signed))
+
+
+def parse_at(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--at: {value!r} is not an RFC 3339 time such as 2026-05-04T10:00:00Z") from None
+    if moment.tzinfo is None:
+        raise UsageError("--at: give a time zone, e.g. 2026-05-04T10:00:00Z")
+    return moment
+
+
+def verify_options(command: FC) -> FC:
+    """--key, --threshold, --expect-target and --at, shared by verify, render and diff."""
+    options = [
+        click.option("--key", "keys", multiple=True, required=True, type=click.Path(path_type=Path),
+                     help="A trusted public key (PEM); repeat for several."),
+        click.option("--threshold", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="How many distinct trusted keys must have signed."),
+        click.option("--expect-target", metavar="NAME", help="Refuse a report about another deployment."),
+        click.option("--at", "at", metavar="TIME", help="Check validity at this RFC 3339 time instead of now "
+                     "(auditing an old report)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def sign_throwaway(report: Any, envelope: Path) -> tuple[Verified, list[str]]:
+    """For `redis-audit demo`: sign with a key generated in a temporary directory, write the envelope and
+    the public key next to it (`<envelope>.pub.pem`), verify it as `verify` would, and return what to print.
+
+    `report` is a redis_audit.report.Report. The private key never leaves the temporary directory."""
+    import tempfile
+
+    from redis_audit.report import target_name
+    from redis_audit.signing.keys import generate_keypair
+    from redis_audit.signing.sign import sign_report
+    from redis_audit.signing.signers import LocalSigner
+
+    with tempfile.TemporaryDirectory(prefix="redis-audit-key-") as temp:
+        pair = generate_keypair(Path(temp))
+        signer = LocalSigner.from_file(pair.private_key)
+        data = sign_report(report.to_json(), subject_name(target_name(report.snapshot)), [signer]).to_bytes()
+        public = envelope.with_name(envelope.name.removesuffix(".json").removesuffix(".dsse") + ".pub.pem")
+        try:
+            envelope.write_bytes(data)
+            public.write_bytes(pair.public_key.read_bytes())
+        except OSError as exc:
+            raise UsageError(f"cannot write {envelope}: {exc.strerror}") from None
+    verified = verify_file(envelope, load_keys([public]))
+    command = verify_command(envelope, [public])
+    return verified, [f"Signed report written to {envelope} (public key {public}, throwaway)",
+            f"Verified: {View(verified.report).decision}, envelope sha256:{verified.context.envelope_sha256}",
+            f"Verify it yourself: {command}",
+            f"Render it: {command.replace(' verify ', ' render ', 1)} --format markdown"]

@@ -1,0 +1,71 @@
+"""`redis-audit verify` and `redis-audit render`: trust a signed report, then show it.
+
+verify exits 0 for a valid READY report, 1 for valid NOT_READY, 3 for valid INCONCLUSIVE (the audit
+could not conclude: a gate must not promote, a scheduler may retry) and 5 for an invalid report.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from redis_audit.cli.run import write_text
+from redis_audit.cli.signed import Verified, load_keys, parse_at, render, verify_file, verify_options
+from redis_audit.output import renderers
+from redis_audit.output.view import View
+from redis_audit.verdict import Decision, exit_code
+
+
+def summary(verified: Verified) -> list[str]:
+    view = View(verified.report)
+    ctx = verified.context
+    lines = [f"VALID: signed readiness report for {verified.statement.statement.subjects[0].name}",
+             f"Verdict:     {view.decision}",
+             f"Valid until: {view.valid_until}   (mode {view.mode}, profile {view.profile_name})",
+             f"Signed by:   {', '.join(ctx.signers)}",
+             f"Envelope:    sha256:{ctx.envelope_sha256}"]
+    lines += [f"Blocker:     {b['checkId']} {b['resource']}: {b['message']}" for b in view.blockers]
+    for blocker in view.signoff:
+        lines.append(f"Sign-off:    {blocker['title']}: {blocker['state']}")
+    for state in ("applied", "expired", "unused"):
+        ids = [str(w["id"]) for w in view.waiver_entries(state)]
+        if ids:
+            lines.append(f"Waivers {state}: {', '.join(ids)}")
+    return lines
+
+
+def decision_exit(report: View) -> int:
+    return int(exit_code(Decision(report.decision)))
+
+
+@click.command()
+@click.argument("report", type=click.Path(path_type=Path))
+@verify_options
+def verify(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: str | None, at: str | None) -> int:
+    """Verify a signed report (DSSE envelope) against trusted public keys, and recompute its verdict."""
+    verified = verify_file(report, load_keys(keys), threshold, expect_target, parse_at(at))
+    click.echo("\n".join(summary(verified)))
+    return decision_exit(View(verified.report))
+
+
+@click.command("render")
+@click.argument("report", type=click.Path(path_type=Path))
+@verify_options
+@click.option("--format", "output_format", default="table", show_default=True, type=click.Choice(sorted(renderers())))
+@click.option("--output", type=click.Path(path_type=Path), help="Write the rendering here instead of stdout.")
+@click.option("--only-attention", is_flag=True, help="Hide PASS findings.")
+def render_command(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: str | None, at: str | None,
+                   output_format: str, output: Path | None, only_attention: bool) -> None:
+    """Render a signed report, after verifying it: never from unsigned data."""
+    verified = verify_file(report, load_keys(keys), threshold, expect_target, parse_at(at))
+    tty = output is None and sys.stdout.isatty()
+    text = render(verified.report, output_format, only_attention=only_attention,
+                  color=tty and "NO_COLOR" not in os.environ, signed=verified.context)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_text(output, text)
+        click.echo(f"{output_format} rendering of verified {report} written to {output}", err=True)

@@ -1,0 +1,118 @@
+"""One self-contained HTML file: inline CSS, no script, every value escaped, the envelope embedded.
+
+The page carries its own proof: the exact envelope bytes are in `<pre id="dsse-envelope">` (escaped
+text, so the DOM's textContent is the envelope). Verification stays with the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from redis_audit.jsonvalue import JsonObject
+from redis_audit.output import RenderOptions
+from redis_audit.output.view import UNSIGNED_NOTE, View, effective
+
+CSS = """
+body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2327;padding:0 1rem}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ccd0d4}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border:1px solid #dcdcde;padding:.3rem .5rem;
+text-align:left;vertical-align:top}th{background:#f6f7f7}
+.verdict{display:inline-block;padding:.2rem .7rem;border-radius:.3rem;color:#fff;font-weight:700}
+.READY{background:#00794a}.NOT_READY{background:#b32d2e}.INCONCLUSIVE{background:#996800}
+.s-FAIL,.s-not-met{color:#b32d2e;font-weight:700}.s-ERROR{color:#8a2b8f;font-weight:700}
+.s-WARN,.s-not-verified{color:#996800;font-weight:700}.s-WAIVED{color:#0a6b8a}.s-PASS,.s-met{color:#00794a}
+.unsigned{background:#fcf0f1;border:1px solid #b32d2e;padding:.5rem}
+pre{white-space:pre-wrap;word-break:break-all;background:#f6f7f7;padding:.5rem;font-size:12px}
+code{font-size:13px}
+"""
+
+
+def e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _cls(value: object) -> str:
+    return "s-" + "".join(c if c.isalnum() else "-" for c in str(value))
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _status(value: object) -> str:
+    return f'<span class="{_cls(value)}">{e(value)}</span>'
+
+
+def render(report: JsonObject, options: RenderOptions) -> str:
+    view = View(report)
+    signed = options.signed
+    parts = [f"<h1>Redis readiness: {e(view.target)} "
+             f'<span class="verdict {e(view.decision)}" id="verdict">{e(view.decision)}</span></h1>']
+    if not signed:
+        parts.append(f'<p class="unsigned">{e(UNSIGNED_NOTE)}</p>')
+    fields = [["Deployment", e(view.target)], ["Verdict", e(view.decision)], ["Valid until", e(view.valid_until)],
+              ["Mode", e(view.mode)], ["Profile", f"{e(view.profile_name)} <code>{e(view.profile_digest)}</code>"],
+              ["Run", f"{e(view.run.get('id'))}, finished {e(view.run.get('finishedAt'))}"], ["Tool", e(view.tool)]]
+    if signed:
+        fields += [["Signers", e(", ".join(signed.signers))],
+                   ["Envelope sha256", f"<code>{e(signed.envelope_sha256)}</code>"]]
+    parts.append(_table(["Field", "Value"], fields))
+    parts.append(_signoff(view))
+    parts.append("<h2>Blockers</h2>")
+    parts.append(_table(["Check", "Severity", "Resource", "Why"],
+                        [[e(b["checkId"]), e(b["severity"]), e(b["resource"]), e(b["message"])] for b in view.blockers])
+                 if view.blockers else "<p>None.</p>")
+    if view.reasons:
+        parts.append("<p>Incomplete because:</p><ul>" + "".join(f"<li>{e(r)}</li>" for r in view.reasons) + "</ul>")
+    parts.append("<h2>Waivers</h2>")
+    entries = view.waiver_entries()
+    parts.append(_table(["Waiver", "State", "Check", "Node", "Expires", "Approver", "Ticket", "Reason"],
+                        [[e(w["id"]), e(w["state"] + (", expires soon" if w.get("expiringSoon") else "")),
+                          e(w["check"]), e(w.get("node") or "all"), e(w["expires"]), e(w["approver"]),
+                          e(w["ticket"]), e(w["reason"])] for w in entries]) if entries else "<p>None.</p>")
+    parts.append("<h2>Needs attention</h2>")
+    attention = view.attention()
+    parts.append(_table(["Status", "Severity", "Check", "Resource", "Message"],
+                        [[_status(effective(f)) + (" <b>BLOCKER</b>" if view.is_blocker(f) else ""),
+                          e(f["severity"]), e(f["checkId"]), e(f["resource"]), e(f["message"])] for f in attention])
+                 if attention else "<p>Nothing.</p>")
+    parts.append(f"<h2>All findings ({len(view.findings())})</h2>")
+    parts.append("".join(_finding(f) for f in view.findings(options.only_attention)))
+    if signed:
+        parts.append("<h2>Verify</h2><p>This page is a rendering. The signed envelope below is the record; "
+                     f"verify it with:</p><pre>{e(signed.verify_command)}</pre>"
+                     f'<details><summary>Signed envelope (DSSE)</summary><pre id="dsse-envelope">'
+                     f"{e(signed.envelope.decode('utf-8'))}</pre></details>")
+    title = f"Redis readiness: {view.target} {view.decision}"
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+            f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n"
+            + "\n".join(parts) + "\n</body></html>\n")
+
+
+def _signoff(view: View) -> str:
+    if not view.signoff:
+        return "<h2>Sign-off blockers</h2><p>This profile defines no sign-off blockers.</p>"
+    note = view.signoff_note
+    rows = []
+    for blocker in view.signoff:
+        for index, req in enumerate(blocker.get("requirements") or []):
+            first = index == 0
+            rows.append([e(blocker["title"]) if first else "", _status(blocker["state"]) if first else "",
+                         e(req["name"]), _status(req["state"]), e(View.requirement_checks(req))])
+    return f'<h2>Sign-off blockers</h2><p>{e(note)}</p><div id="signoff">' + _table(
+        ["Blocker", "State", "Requirement", "Requirement state", "Checks"], rows) + "</div>"
+
+
+def _finding(f: dict[str, Any]) -> str:
+    status = effective(f)
+    raw = "" if status == f["status"] else f" (raw {e(f['status'])}, waiver {e(f.get('waiver'))})"
+    evidence = json.dumps(f.get("evidence"), indent=2, sort_keys=True, ensure_ascii=False)
+    return (f"<details><summary>{_status(status)}{raw} · {e(f['severity'])} · {e(f['checkId'])} · "
+            f"{e(f['resource'])}: {e(f['message'])}</summary>"
+            f"<p>{e(f.get('title', ''))}</p><p>Remediation: {e(f.get('remediation', ''))}</p>"
+            f"<pre>{e(evidence)}</pre></details>")

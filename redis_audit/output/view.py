@@ -1,0 +1,128 @@
+"""What every rendering shows, read once from the report JSON: findings in attention order, blockers,
+the sign-off blockers, waivers. Renderers format; they do not decide."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from redis_audit.jsonvalue import JsonObject
+
+# Rows: what needs action first, what passed last; then by severity.
+STATUS_ORDER = ("FAIL", "ERROR", "WAIVED", "WARN", "SKIP", "INFO", "PASS")
+SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+ATTENTION = frozenset({"FAIL", "ERROR", "WAIVED", "WARN", "SKIP"})
+UNSIGNED_NOTE = "UNSIGNED: for local exploration only; a promotion gate needs the signed envelope (run --sign-with)."
+
+
+def obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def items(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def effective(finding: dict[str, Any]) -> str:
+    return str(finding.get("effectiveStatus", finding.get("status")))
+
+
+def _rank(order: tuple[str, ...], value: object) -> int:
+    return order.index(str(value)) if str(value) in order else len(order)
+
+
+@dataclass(frozen=True)
+class View:
+    report: JsonObject
+
+    @property
+    def target(self) -> str:
+        return str(obj(self.report.get("target")).get("name"))
+
+    @property
+    def verdict(self) -> dict[str, Any]:
+        return obj(self.report.get("verdict"))
+
+    @property
+    def decision(self) -> str:
+        return str(self.verdict.get("decision"))
+
+    @property
+    def valid_until(self) -> str:
+        return str(self.verdict.get("validUntil"))
+
+    @property
+    def run(self) -> dict[str, Any]:
+        return obj(self.report.get("run"))
+
+    @property
+    def mode(self) -> str:
+        return str(self.run.get("mode", "local"))
+
+    @property
+    def profile_name(self) -> str:
+        return str(obj(self.report.get("profile")).get("name"))
+
+    @property
+    def profile_digest(self) -> str:
+        return str(obj(self.report.get("profile")).get("digest"))
+
+    @property
+    def tool(self) -> str:
+        tool = obj(self.report.get("tool"))
+        return f"{tool.get('name')} {tool.get('version')}"
+
+    def findings(self, only_attention: bool = False) -> list[dict[str, Any]]:
+        found = items(self.report.get("findings"))
+        found.sort(key=lambda f: (_rank(STATUS_ORDER, effective(f)), _rank(SEVERITY_ORDER, f.get("severity")),
+                                  str(f.get("checkId")), str(f.get("resource"))))
+        return [f for f in found if not only_attention or effective(f) in ATTENTION]
+
+    def attention(self) -> list[dict[str, Any]]:
+        return self.findings(only_attention=True)
+
+    @property
+    def blockers(self) -> list[dict[str, Any]]:
+        return items(self.verdict.get("blockers"))
+
+    def is_blocker(self, finding: dict[str, Any]) -> bool:
+        return any(b.get("checkId") == finding.get("checkId") and b.get("resource") == finding.get("resource")
+                   for b in self.blockers)
+
+    @property
+    def reasons(self) -> list[str]:
+        reasons = self.verdict.get("reasons")
+        return [str(r) for r in reasons] if isinstance(reasons, list) else []
+
+    @property
+    def signoff_gate(self) -> bool:
+        return obj(self.verdict.get("signoff")).get("gate") is True
+
+    @property
+    def signoff(self) -> list[dict[str, Any]]:
+        return items(obj(self.verdict.get("signoff")).get("blockers"))
+
+    @property
+    def signoff_note(self) -> str:
+        if self.signoff_gate:
+            return "These gate the verdict: each must be met for READY."
+        return "Shown for progress; this profile does not gate on them (the signoff profile does)."
+
+    @staticmethod
+    def requirement_checks(requirement: dict[str, Any]) -> str:
+        """"TLS-001 passed, AUTH-001 failed" — the checks behind one requirement."""
+        return ", ".join(f"{c.get('check')} {c.get('state')}" for c in items(requirement.get("checks")))
+
+    @property
+    def waivers(self) -> dict[str, Any]:
+        return obj(self.report.get("waivers"))
+
+    def waiver_entries(self, state: str | None = None) -> list[dict[str, Any]]:
+        return [w for w in items(self.waivers.get("entries")) if state is None or w.get("state") == state]
+
+    def waiver(self, waiver_id: object) -> dict[str, Any]:
+        return next((w for w in self.waiver_entries() if w.get("id") == waiver_id), {})
+
+    def counts(self) -> str:
+        counts = obj(self.report.get("effectiveCounts") or self.report.get("counts"))
+        return "  ".join(f"{k}={v}" for k, v in counts.items() if v)
