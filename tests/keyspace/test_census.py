@@ -83,17 +83,17 @@ def test_vanished_keys_and_binary_names(server: Local) -> None:
 
 def test_a_dropped_connection_resumes_from_the_cursor(server: Local, monkeypatch: pytest.MonkeyPatch) -> None:
     load(server, rl=5000, rlz=100, cache=0)
-    real = Link.read_lines
+    real = Link.read
     calls = {"n": 0}
 
-    def flaky(self: Link, count: int) -> list[bytes]:
+    def flaky(self: Link, count: int) -> list[Any]:
         calls["n"] += 1
         if calls["n"] in (3, 4):
             self._conn._sock.close()
             raise rexc.ConnectionError("dropped")
         return real(self, count)
 
-    monkeypatch.setattr(Link, "read_lines", flaky)
+    monkeypatch.setattr(Link, "read", flaky)
     options = CensusOptions(mode="exact", scan=ScanSettings(slice_budget_us=500))
     result = run_census(server.target(), server.topology(), options)
     assert result["complete"]
@@ -115,7 +115,7 @@ def test_the_census_sends_nothing_the_guard_refuses(server: Local) -> None:
                          decode=False)
     link = Link(client)
     with pytest.raises(CommandNotAllowed):
-        link.pack_per_key((b"DEL",), [b"k"])
+        link.per_key_template(((b"TYPE",), ()), ((b"DEL",), ()))
     with pytest.raises(CommandNotAllowed):
         link.pack(b"KEYS", b"*")
     link.close()
