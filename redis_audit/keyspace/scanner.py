@@ -10,6 +10,7 @@ the whole. No KEYS, no Lua, no DEBUG. A dropped connection is retried from the l
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -170,13 +171,16 @@ class NodeScanner:
         return self.link.read_scan()
 
     def _calibrate(self) -> tuple[int, tuple[int, list[bytes]]]:
-        """The first slices, each timed alone: SCAN COUNT for this server, keeping slices under half the budget.
+        """The first slices, timed: SCAN COUNT for this server, keeping slices under half the budget.
 
-        The fastest of up to three timings counts: a round trip or a scheduling hiccup on a busy
-        host only ever makes a slice look slower, never faster. Their keys are all measured.
+        The server's own time for them comes from INFO commandstats (SCAN's usec before and after):
+        timed from here, a round trip or a scheduling delay on a busy host would look like server
+        work and shrink the slices (and many small slices cost a round trip each). Without INFO,
+        the fastest of the three timings from here counts. Their keys are all measured.
         """
         bound = self.settings.scan_count()
         cursor, keys = self.state.cursor, []
+        before = self._scan_usec()
         best = 0.0
         for _ in range(3):
             started = time.perf_counter()
@@ -184,13 +188,24 @@ class NodeScanner:
             elapsed_ns = (time.perf_counter() - started) * 1e9
             keys += some
             if len(some) >= 50:
-                per_key = elapsed_ns / len(some)
-                best = per_key if not best else min(best, per_key)
+                best = elapsed_ns / len(some) if not best else min(best, elapsed_ns / len(some))
             if not cursor:
                 break
+        after = self._scan_usec()
+        if before is not None and after is not None and len(keys) >= 100:
+            best = max((after - before) * 1000 / len(keys), 1.0)
         if not best:
             return bound, (cursor, keys)
         return int(max(50, min(bound, self.settings.slice_budget_us * 1000 / 2 / best))), (cursor, keys)
+
+    def _scan_usec(self) -> int | None:
+        """SCAN's total server time so far (INFO commandstats), or None when it cannot be read."""
+        self.link.send(self.link.pack(b"INFO", b"commandstats"), 1)
+        reply = self.link.read(1)[0]
+        if not isinstance(reply, bytes):
+            return None
+        found = re.search(rb"^cmdstat_scan:calls=\d+,usec=(\d+)", reply, re.MULTILINE)
+        return int(found.group(1)) if found else 0
 
     def _sampled_round(self) -> None:
         settings = self.settings
