@@ -33,6 +33,7 @@ def census_options(profile: Profile, time_budget_s: float) -> CensusOptions:
         read_from_replicas=ks.read_from_replicas,
         time_budget_s=time_budget_s,
         windows=tuple((lim.prefix, lim.window_s) for lim in profile.limiters),
+        window_top_bp=ks.refresh_top_bp,
         scan=ScanSettings(slice_budget_us=ks.slice_budget_us, max_ops_per_s=ks.max_ops_per_s),
     )
 
