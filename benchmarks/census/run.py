@@ -110,7 +110,6 @@ def main() -> int:
                 time.sleep(0.1)
         empty = int(info(port, "memory")["used_memory"])
         subprocess.run([sys.executable, str(a.loader), "--port", str(port), "--flush"], check=True)
-        used = int(info(port, "memory")["used_memory"])
         target = f"redis://127.0.0.1:{port}"
         for round_no in range(1, a.rounds + 1):
             print(f"\n### Round {round_no} of {a.rounds}", flush=True)
@@ -135,7 +134,7 @@ def main() -> int:
                                     out / "baseline.json"))
             exact = json.loads((out / "exact.json").read_text())
             sampled = json.loads((out / "sampled.json").read_text())
-            report(rows, exact, sampled, used - empty)
+            report(rows, exact, sampled, exact["totals"]["usedMemory"] - empty)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -152,7 +151,7 @@ def report(rows: list[dict[str, object]], exact: dict, sampled: dict, data_bytes
               f"{r['worst_ping_ms']} |")
     corrected = exact["totals"]["correctedBytes"]
     print(f"\nExact census: {exact['totals']['keys']:,} keys; MEMORY USAGE sum {exact['totals']['bytes']:,} B; "
-          f"corrected {corrected:,} B; used_memory minus the empty server's {data_bytes:,} B "
+          f"corrected {corrected:,} B; used_memory (read by the census) minus the empty server's {data_bytes:,} B "
           f"(corrected is {100 * (corrected - data_bytes) / data_bytes:+.1f}%, MEMORY USAGE alone "
           f"{100 * (exact['totals']['bytes'] - data_bytes) / data_bytes:+.1f}%).")
     print("\n| group | exact keys | exact corrected B | B/key (MEMORY USAGE → corrected) | no TTL | sampled error, "
