@@ -31,10 +31,14 @@ def _window_ms(pattern: str, ctx: CheckContext) -> int:
     severity=Severity.HIGH,
     category="limiter",
     verifies="The census finds no limiter key without a TTL, and no TTL longer than twice the longest window "
-    "of its limiter ([[limiters]] window_s, else keyspace.max_window_s).",
+    "of its limiter ([[limiters]] window_s, else keyspace.max_window_s). On a fixed-window limiter, WARN when "
+    "most keys (keyspace.refresh_warn_bp) have a remaining TTL in the top keyspace.refresh_top_bp of the "
+    "window: set-once TTLs spread evenly over the window, TTLs refreshed on every hit cluster at its top.",
     risk="A counter whose EXPIRE was lost (INCR then EXPIRE, not atomic) never resets: that identity stays "
-    "limited for ever, and such keys pile up until evictions or OOM.",
-    remediation="Set the TTL atomically with the first write (SET ... EX NX, or INCR + EXPIRE NX in one "
+    "limited for ever, and such keys pile up until evictions or OOM. A fixed-window counter whose EXPIRE is "
+    "repeated on every hit never reaches the end of its window while the identity keeps calling: the count "
+    "keeps growing and the identity stays limited (and the key lives on).",
+    remediation="Set the TTL atomically with the first write only (SET ... EX NX, or INCR + EXPIRE NX in one "
     "script/MULTI), and repair the immortal keys found (EXPIRE them).",
     references=("https://redis.io/docs/latest/develop/reference/eviction/",),
     needs=("keyspace.census",),
@@ -54,15 +58,44 @@ def bounded_ttls(ctx: CheckContext) -> Iterator[Finding]:
         no_ttl, max_ttl = num(g.get("noTtl")), num(g.get("maxTtlMs"))
         observed = {"keys": num(g.get("keys")), "withoutTtl": no_ttl, "examples": g.get("noTtlExamples", []),
                     "maxTtlMs": max_ttl, "ttlHistogram": g.get("ttlHistogram", {})}
+        expected: dict[str, Any] = {"withoutTtl": 0, "maxTtlMs": f"<= {bound}"}
+        refreshed = _refreshed_on_every_hit(g, ctx)
+        if refreshed is not None:
+            observed["ttlWindow"] = refreshed[1]
+            expected["ttlInTopOfWindowBp"] = f"< {ctx.profile.keyspace.refresh_warn_bp}"
         if no_ttl:
             yield ctx.failed(pattern, f"{no_ttl} of {num(g.get('keys'))} keys have no TTL{note}", observed=observed,
-                             expected={"withoutTtl": 0, "maxTtlMs": f"<= {bound}"})
+                             expected=expected)
         elif max_ttl > bound:
             yield ctx.failed(pattern, f"a TTL of {max_ttl // 1000} s exceeds twice the window ({bound // 1000} s)"
-                             f"{note}", observed=observed, expected={"withoutTtl": 0, "maxTtlMs": f"<= {bound}"})
+                             f"{note}", observed=observed, expected=expected)
+        elif refreshed is not None and refreshed[0]:
+            window = refreshed[1]
+            yield ctx.warned(pattern, f"{num(window['shareBp']) / 100:.0f}% of the keys with a TTL have more than "
+                             f"{100 - num(window['topBp']) / 100:g}% of their {num(window['windowMs']) // 1000} s "
+                             "window left (set once, about "
+                             f"{num(window['topBp']) / 100:g}% would): the fixed-window TTL looks refreshed on every "
+                             f"hit{note}", observed=observed, expected=expected)
         else:
             yield ctx.passed(pattern, f"every key has a TTL <= {bound // 1000} s{note}", observed=observed,
-                             expected={"withoutTtl": 0, "maxTtlMs": f"<= {bound}"})
+                             expected=expected)
+
+
+def _refreshed_on_every_hit(group: dict[str, Any], ctx: CheckContext) -> tuple[bool, dict[str, Any]] | None:
+    """(warn?, evidence) for a fixed-window limiter's group that the census measured against its window."""
+    window = group.get("ttlWindow")
+    pattern = str(group.get("pattern"))
+    fixed = [lim for lim in ctx.profile.limiters if pattern.startswith(lim.prefix) and lim.algorithm == "fixed-window"]
+    if not isinstance(window, dict) or not fixed:
+        return None
+    ks = ctx.profile.keyspace
+    with_ttl = num(group.get("keys")) - num(group.get("noTtl"))
+    in_top = num(window.get("inTop"))
+    share = basis_points(in_top, with_ttl) if with_ttl else 0
+    evidence = {"windowMs": num(window.get("windowMs")), "topBp": num(window.get("topBp")), "keysWithTtl": with_ttl,
+                "inTop": in_top, "aboveWindow": num(window.get("aboveWindow")), "shareBp": share,
+                "limiters": [lim.name for lim in fixed]}
+    return with_ttl >= ks.refresh_min_keys and share >= ks.refresh_warn_bp, evidence
 
 
 def _bytes_per_key(limiter: LimiterSection, data: dict[str, Any]) -> tuple[int, str]:

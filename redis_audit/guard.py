@@ -185,20 +185,28 @@ class GuardedPacker:
         self._policy.check(args)
         return self._inner.pack(*args)  # type: ignore[attr-defined,no-any-return]
 
-    def pack_per_key(self, head: tuple[bytes, ...], keys: list[bytes], tail: tuple[bytes, ...] = ()) -> bytes:
-        """One command per key (head + key + tail) as RESP, for hot pipelines.
+    def per_key_template(self, *commands: tuple[tuple[bytes, ...], tuple[bytes, ...]]) -> bytes:
+        """RESP for several commands on one key, as a bytes %-template with one ``%b`` per command.
 
-        Every command has the same name, so the policy is checked once for the shape;
-        the keys are data and cannot change which command is sent.
+        Each command is ``(head, tail)`` around the key: ``((b"MEMORY", b"USAGE"), ())``. Every
+        shape is checked against the policy here, once; the caller fills the template with the
+        key's bulk string (``b"$%d\\r\\n%b\\r\\n" % (len(key), key)``) for each key. The keys are
+        data and cannot change which command is sent.
         """
-        if not keys:
-            return b""
-        self._policy.check((*head, keys[0], *tail))
-        count = len(head) + 1 + len(tail)
-        prefix = b"*%d\r\n" % count + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in head)
-        suffix = b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in tail)
-        blobs = [b"$%d\r\n%s\r\n" % (len(k), k) for k in keys]
-        return prefix + (suffix + prefix).join(blobs) + suffix
+        parts = []
+        for head, tail in commands:
+            args = (*head, b"key", *tail)
+            self._policy.check(args)
+            if command_key(args) in self._policy.keyed:  # its key prefix must be checked key by key
+                raise CommandNotAllowed(f"{command_key(args)} per-key template", self._policy.name)
+            parts.append(b"*%d\r\n" % (len(head) + 1 + len(tail)) + _bulks(head) + b"%b" + _bulks(tail))
+        return b"".join(parts)
+
+
+def _bulks(args: tuple[bytes, ...]) -> bytes:
+    if any(b"%" in a for a in args):
+        raise ValueError("a per-key template argument cannot contain '%'")
+    return b"".join(b"$%d\r\n%b\r\n" % (len(a), a) for a in args)
 
 
 def acl_rule_tokens(commands: Iterable[AllowedCommand], version: tuple[int, int]) -> list[str]:

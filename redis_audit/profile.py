@@ -268,6 +268,15 @@ class KeyspaceSection:
     max_ops_per_s: int = 0  # 0: no cap beyond the slice budget
     read_from_replicas: bool = False
     max_window_s: int = 3600  # RL-001 when no [[limiters]] are given: TTLs up to 2x this
+    # RL-001 on fixed-window limiters: WARN when at least refresh_warn_bp of the keys with a TTL have a
+    # remaining TTL in the top refresh_top_bp of the window (EXPIRE on every hit); set-once TTLs put
+    # about refresh_top_bp there. Judged from refresh_min_keys keys with a TTL.
+    refresh_top_bp: int = 500
+    refresh_warn_bp: int = 5000
+    refresh_min_keys: int = 50
+
+
+LIMITER_ALGORITHMS = ("fixed-window", "sliding-window", "token-bucket")
 
 
 @dataclass(frozen=True)
@@ -277,6 +286,9 @@ class LimiterSection:
     name: str = "limiter"
     prefix: str = "rl:"  # its keys start with this
     window_s: int = 60
+    # "fixed-window" (a counter per window: its TTL is set once), "sliding-window" or "token-bucket"
+    # (their TTL is meant to be refreshed on every write). RL-001's refresh heuristic needs fixed-window.
+    algorithm: str = "fixed-window"
     peak_identities: int = 0  # distinct identities (users, IPs, keys) in one window at peak
     keys_per_identity: int = 1  # keys alive per identity at once (windows alive x keys per window)
     bytes_per_key: int = 0  # used when the census measured none of its keys
@@ -448,6 +460,12 @@ def _validate(profile: Profile, source: str) -> None:
             raise ProfileError(f"{source}: report.validity_hours.{mode}: unknown mode (known: {', '.join(MODES)})")
         if hours < 1:
             raise ProfileError(f"{source}: report.validity_hours.{mode}: must be at least 1")
+    for index, limiter in enumerate(profile.limiters):
+        if limiter.algorithm not in LIMITER_ALGORITHMS:
+            raise ProfileError(f"{source}: limiters[{index}].algorithm: expected one of "
+                               f"{', '.join(LIMITER_ALGORITHMS)}, got {limiter.algorithm!r}")
+    if not 0 < profile.keyspace.refresh_top_bp < 10_000:
+        raise ProfileError(f"{source}: keyspace.refresh_top_bp: expected 1..9999 (basis points of the window)")
     for section in dataclasses.fields(profile):
         values = getattr(profile, section.name)
         tables = values if isinstance(values, tuple) else (values,)

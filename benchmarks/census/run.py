@@ -7,7 +7,13 @@ each tool in turn with a 1 ms PING prober beside it, and prints a Markdown table
 (/usr/bin/time -v), commands sent (INFO commandstats deltas, the prober's PINGs removed), worst PING
 wait, and the sampled census's error per group against the exact census of the same run.
 
-    python3 benchmarks/census/run.py [--loader ../shared/bench/load_limiter_keys.py] [--budget 300000]
+    python3 benchmarks/census/run.py [--loader ../shared/bench/load_limiter_keys.py] [--budget 300000] \
+        [--rounds 2] [--baseline PATH/TO/OTHER/redis-audit]
+
+--rounds runs the whole comparison again on the same loaded server (each round prints its tables);
+the 1-minute load average (/proc/loadavg) is recorded before each tool, because on a shared machine
+it says more about a stall than the tool does. --baseline adds another redis-audit build's exact
+census as a row (for a before/after in the same run).
 """
 
 from __future__ import annotations
@@ -53,7 +59,12 @@ def calls(port: int) -> dict[str, int]:
     return {k[len("cmdstat_"):]: int(re.search(r"calls=(\d+)", v).group(1)) for k, v in stats.items()}  # type: ignore[union-attr]
 
 
+def load_average() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
 def measure(name: str, command: list[str], port: int, stdout: Path) -> dict[str, object]:
+    load = load_average()
     before = calls(port)
     prober = subprocess.Popen([sys.executable, str(HERE / "prober.py"), str(port)], stdout=subprocess.PIPE, text=True)
     time.sleep(0.3)
@@ -70,7 +81,7 @@ def measure(name: str, command: list[str], port: int, stdout: Path) -> dict[str,
     delta["ping"] = 0  # the prober's
     delta["info"] = max(delta.get("info", 0) - 1, 0)  # our own commandstats read
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", timing.read_text()).group(1))  # type: ignore[union-attr]
-    return {"tool": name, "wall_s": round(wall, 2), "rss_mb": round(rss_kb / 1024, 1),
+    return {"tool": name, "load": load, "wall_s": round(wall, 2), "rss_mb": round(rss_kb / 1024, 1),
             "commands": sum(v for v in delta.values() if v > 0), "worst_ping_ms": round(worst_us / 1000, 1),
             "by_command": {k: v for k, v in sorted(delta.items()) if v > 0}}
 
@@ -81,6 +92,8 @@ def main() -> int:
     ap.add_argument("--budget", type=int, default=300_000)
     ap.add_argument("--rka", type=Path, default=ROOT / ".peers" / "rka" / "bin" / "rka")
     ap.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="census-bench-")))
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--baseline", type=Path, help="another redis-audit executable, run as an extra exact row")
     a = ap.parse_args()
     audit = shutil.which("redis-audit") or str(Path(sys.executable).parent / "redis-audit")
     port = free_port()
@@ -97,24 +110,31 @@ def main() -> int:
                 time.sleep(0.1)
         empty = int(info(port, "memory")["used_memory"])
         subprocess.run([sys.executable, str(a.loader), "--port", str(port), "--flush"], check=True)
-        used = int(info(port, "memory")["used_memory"])
         target = f"redis://127.0.0.1:{port}"
-        rows = [measure("redis-audit census --mode exact", [audit, "census", target, "--mode", "exact",
-                                                            "--format", "json"], port, workdir / "exact.json")]
-        rows.append(measure(f"redis-audit census --mode sampled --budget {a.budget}",
-                            [audit, "census", target, "--mode", "sampled", "--budget", str(a.budget), "--format",
-                             "json"], port, workdir / "sampled.json"))
-        rows.append(measure("redis-cli --memkeys", ["redis-cli", "-p", str(port), "--memkeys"], port,
-                            workdir / "memkeys.txt"))
-        if a.rka.exists():
-            rows.append(measure("rka 0.1.x (PyPI redis-key-analyzer)", [str(a.rka), "--host", "127.0.0.1", "--port",
-                                                                        str(port)], port, workdir / "rka.txt"))
-        else:
-            print(f"rka not found at {a.rka}: python3 -m venv .peers/rka && .peers/rka/bin/pip install "
-                  "redis-key-analyzer", file=sys.stderr)
-        exact = json.loads((workdir / "exact.json").read_text())
-        sampled = json.loads((workdir / "sampled.json").read_text())
-        report(rows, exact, sampled, used - empty)
+        for round_no in range(1, a.rounds + 1):
+            print(f"\n### Round {round_no} of {a.rounds}", flush=True)
+            out = workdir / f"round{round_no}"
+            out.mkdir(exist_ok=True)
+            rows = [measure("redis-audit census --mode exact", [audit, "census", target, "--mode", "exact",
+                                                                "--format", "json"], port, out / "exact.json")]
+            rows.append(measure(f"redis-audit census --mode sampled --budget {a.budget}",
+                                [audit, "census", target, "--mode", "sampled", "--budget", str(a.budget),
+                                 "--format", "json"], port, out / "sampled.json"))
+            rows.append(measure("redis-cli --memkeys", ["redis-cli", "-p", str(port), "--memkeys"], port,
+                                out / "memkeys.txt"))
+            if a.rka.exists():
+                rka = [str(a.rka), "--host", "127.0.0.1", "--port", str(port)]
+                rows.append(measure("rka 0.1.x (PyPI redis-key-analyzer)", rka, port, out / "rka.txt"))
+            else:
+                print(f"rka not found at {a.rka}: python3 -m venv .peers/rka && .peers/rka/bin/pip install "
+                      "redis-key-analyzer", file=sys.stderr)
+            if a.baseline:
+                rows.append(measure(f"baseline: {a.baseline} census --mode exact",
+                                    [str(a.baseline), "census", target, "--mode", "exact", "--format", "json"], port,
+                                    out / "baseline.json"))
+            exact = json.loads((out / "exact.json").read_text())
+            sampled = json.loads((out / "sampled.json").read_text())
+            report(rows, exact, sampled, exact["totals"]["usedMemory"] - empty)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -122,13 +142,16 @@ def main() -> int:
 
 
 def report(rows: list[dict[str, object]], exact: dict, sampled: dict, data_bytes: int) -> None:  # type: ignore[type-arg]
-    print("\n| tool | wall s | peak RSS MB | commands sent | worst 1 ms PING wait, ms |")
-    print("|---|---|---|---|---|")
+    memkeys = next((r for r in rows if str(r["tool"]).startswith("redis-cli")), None)
+    print("\n| tool | load avg before | wall s | vs memkeys | peak RSS MB | commands sent | worst 1 ms PING wait, ms |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['tool']} | {r['wall_s']} | {r['rss_mb']} | {r['commands']:,} | {r['worst_ping_ms']} |")
+        ratio = f"{float(memkeys['wall_s']) / float(r['wall_s']):.2f}x" if memkeys else "—"  # type: ignore[arg-type]
+        print(f"| {r['tool']} | {r['load']} | {r['wall_s']} | {ratio} | {r['rss_mb']} | {r['commands']:,} | "
+              f"{r['worst_ping_ms']} |")
     corrected = exact["totals"]["correctedBytes"]
     print(f"\nExact census: {exact['totals']['keys']:,} keys; MEMORY USAGE sum {exact['totals']['bytes']:,} B; "
-          f"corrected {corrected:,} B; used_memory minus the empty server's {data_bytes:,} B "
+          f"corrected {corrected:,} B; used_memory (read by the census) minus the empty server's {data_bytes:,} B "
           f"(corrected is {100 * (corrected - data_bytes) / data_bytes:+.1f}%, MEMORY USAGE alone "
           f"{100 * (exact['totals']['bytes'] - data_bytes) / data_bytes:+.1f}%).")
     print("\n| group | exact keys | exact corrected B | B/key (MEMORY USAGE → corrected) | no TTL | sampled error, "

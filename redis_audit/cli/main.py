@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -12,48 +14,77 @@ from redis_audit.exitcodes import AuditError, ExitCode
 from redis_audit.secret import scrub
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _probe() -> click.Command:
+    from redis_audit.cli import probe, probe_failover, probe_latency
+
+    probe.probe.add_command(probe_latency.latency)
+    probe.probe.add_command(probe_failover.failover)
+    return probe.probe
+
+
+def _keys() -> click.Command:
+    from redis_audit.cli import keys, keys_census
+
+    keys.keys.add_command(keys_census.census)
+    return keys.keys
+
+
+def _census() -> click.Command:
+    from redis_audit.cli import keys_census
+
+    return keys_census.census
+
+
+def _command(module: str, name: str) -> Callable[[], click.Command]:
+    def load() -> click.Command:
+        command = getattr(importlib.import_module(f"redis_audit.cli.{module}"), name)
+        assert isinstance(command, click.Command)
+        return command
+
+    return load
+
+
+# Each command module is imported only when its command runs (or --help lists them all): a census
+# or a probe does not pay for boto3, the sandbox and the signing code at start-up.
+_LOADERS: dict[str, Callable[[], click.Command]] = {
+    "run": _command("run", "run"),
+    "demo": _command("demo", "demo"),
+    "checks": _command("checks", "checks"),
+    "acl": _command("acl", "acl"),
+    "sandbox": _command("sandbox", "sandbox"),
+    "probe": _probe,
+    "keys": _keys,
+    "census": _census,
+    "verify": _command("verify", "verify"),
+    "render": _command("verify", "render_command"),
+    "diff": _command("diff", "diff"),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_LOADERS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _LOADERS:
+            self.add_command(_LOADERS[cmd_name](), cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="redis-audit")
 def cli() -> None:
     """Audit a Redis or Valkey deployment for production readiness."""
 
 
 def _register_commands() -> None:
-    # Imported here so that each command module stays independent of the others.
-    from redis_audit.cli import (
-        acl,
-        checks,
-        demo,
-        diff,
-        keys,
-        keys_census,
-        probe,
-        probe_failover,
-        probe_latency,
-        run,
-        sandbox,
-        verify,
-    )
-
-    cli.add_command(run.run)
-    cli.add_command(demo.demo)
-    cli.add_command(checks.checks)
-    cli.add_command(acl.acl)
-    cli.add_command(sandbox.sandbox)
-    cli.add_command(probe.probe)
-    cli.add_command(keys.keys)
-    probe.probe.add_command(probe_latency.latency)
-    probe.probe.add_command(probe_failover.failover)
-    cli.add_command(keys_census.census)
-    keys.keys.add_command(keys_census.census)
-    cli.add_command(verify.verify)
-    cli.add_command(verify.render_command)
-    cli.add_command(diff.diff)
+    """Load every command now (the group otherwise loads each on first use)."""
+    for name in _LOADERS:
+        cli.get_command(click.Context(cli), name)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every known error becomes a one-line message and an exit code."""
-    _register_commands()
     try:
         result = cli.main(args=argv, prog_name="redis-audit", standalone_mode=False)
     except click.exceptions.Abort:

@@ -32,6 +32,8 @@ def census_options(profile: Profile, time_budget_s: float) -> CensusOptions:
         ttl_edges_s=ks.ttl_buckets_s,
         read_from_replicas=ks.read_from_replicas,
         time_budget_s=time_budget_s,
+        windows=tuple((lim.prefix, lim.window_s) for lim in profile.limiters),
+        window_top_bp=ks.refresh_top_bp,
         scan=ScanSettings(slice_budget_us=ks.slice_budget_us, max_ops_per_s=ks.max_ops_per_s),
     )
 

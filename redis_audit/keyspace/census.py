@@ -40,12 +40,26 @@ class CensusOptions:
     read_from_replicas: bool = False
     time_budget_s: float = 0.0  # 0: no limit
     max_groups: int = 1000
+    # Limiter windows by key prefix ([[limiters]]): their groups also count the keys whose TTL is in
+    # the top window_top_bp of the window (RL-001: TTL refreshed on every hit) or above the window.
+    windows: tuple[tuple[str, int], ...] = ()
+    window_top_bp: int = 500
     scan: ScanSettings = field(default_factory=ScanSettings)
     timeouts: Timeouts = field(default_factory=Timeouts)
 
 
 class CensusError(Exception):
     """No node could be scanned."""
+
+
+def windows_by_group(windows: tuple[tuple[str, int], ...]) -> dict[str, int]:
+    """Group name (a profile prefix + '*', as Grouper names it) -> the longest window of that prefix, in ms."""
+    out: dict[str, int] = {}
+    for prefix, window_s in windows:
+        if window_s > 0:
+            name = prefix + "*"
+            out[name] = max(out.get(name, 0), window_s * 1000)
+    return out
 
 
 def nodes_to_scan(topology: Topology, read_from_replicas: bool) -> list[Node]:
@@ -115,8 +129,9 @@ def run_census(target: Target, topology: Topology, options: CensusOptions,
         link = Link(p.client)
         if cluster_replica and str(p.node.role) == "replica":
             link.send(link.pack(b"READONLY"), 1)
-            link.read_lines(1)
-        agg = Aggregator(options.ttl_edges_s, now_ms=int(time.time() * 1000), big_bytes=settings.big_key_bytes)
+            link.read(1)
+        agg = Aggregator(options.ttl_edges_s, now_ms=int(time.time() * 1000), big_bytes=settings.big_key_bytes,
+                         windows_ms=windows_by_group(options.windows), top_bp=options.window_top_bp)
         scanner = NodeScanner(link, Grouper(options.prefixes, options.max_groups), agg, p.overhead, settings,
                               p.dbsize, advance)
         try:

@@ -63,6 +63,9 @@ class NodeCensus:
             "maxTtlMs": g.max_ttl_ms,
             "largest": [_largest(e) for e in sorted(g.largest, reverse=True)],
             "ci95": ci,
+            **({"ttlWindow": {"windowMs": g.window_ms, "topBp": self.agg.top_bp,
+                              "inTop": round(g.near_window * scale), "aboveWindow": round(g.above_window * scale)}}
+               if g.window_ms else {}),
         }
 
     def to_json(self) -> JsonObject:
@@ -157,6 +160,10 @@ def _add_group(into: dict[str, Any], one: dict[str, Any]) -> None:
         if isinstance(mine, dict) and isinstance(theirs, dict):
             for k, v in theirs.items():
                 mine[k] = _int(mine.get(k)) + _int(v)
+    window, theirs_window = into.get("ttlWindow"), one.get("ttlWindow")
+    if isinstance(window, dict) and isinstance(theirs_window, dict):
+        for name in ("inTop", "aboveWindow"):
+            window[name] = _int(window[name]) + _int(theirs_window[name])
     examples, more = into["noTtlExamples"], one["noTtlExamples"]
     if isinstance(examples, list) and isinstance(more, list):
         into["noTtlExamples"] = (examples + more)[:EXAMPLES]

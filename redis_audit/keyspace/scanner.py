@@ -10,7 +10,9 @@ the whole. No KEYS, no Lua, no DEBUG. A dropped connection is retried from the l
 from __future__ import annotations
 
 import random
+import re
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,20 +20,23 @@ from redis import exceptions as rexc
 
 from redis_audit.keyspace.overhead import Overhead
 from redis_audit.keyspace.patterns import Grouper
-from redis_audit.keyspace.stats import Aggregator
+from redis_audit.keyspace.stats import Aggregator, _type_name
 from redis_audit.keyspace.wire import Link, as_int
 
 # Element count per type, for keys big enough to need an exact measure (MEM-009 thresholds too).
-LENGTH_COMMAND = {"string": b"STRLEN", "hash": b"HLEN", "set": b"SCARD", "zset": b"ZCARD", "list": b"LLEN",
-                  "stream": b"XLEN"}
+LENGTH_COMMAND = {b"string": b"STRLEN", b"hash": b"HLEN", b"set": b"SCARD", b"zset": b"ZCARD", b"list": b"LLEN",
+                  b"stream": b"XLEN"}
 RETRYABLE = (rexc.ConnectionError, rexc.TimeoutError)
-TYPE_NAMES = {b"+" + t.encode(): t for t in ("string", "hash", "set", "zset", "list", "stream", "none")}
+# The three facts per key, interleaved key by key (the key's entry is still in the server's cache for the
+# second and third). MEMORY USAGE without SAMPLES samples 5 elements: exact for listpack/intset/strings.
+PER_KEY = (((b"TYPE",), ()), ((b"PTTL",), ()), ((b"MEMORY", b"USAGE"), ()))
+REPLIES_PER_KEY = len(PER_KEY)
 
 
 @dataclass
 class _Measured:
     keys: list[bytes]
-    types: list[str]
+    types: list[bytes]
     pttls: list[int]
     sizes: list[int]
     elements: dict[int, int]  # index -> element count, for values re-measured as big
@@ -117,51 +122,90 @@ class NodeScanner:
         return bool(self.settings.deadline) and time.monotonic() >= self.settings.deadline
 
     def _exact_run(self) -> None:
-        """SCAN from state.cursor to the end; the server measures slice i while the client folds i-1.
+        """SCAN from state.cursor to the end, with two slices' measurements on the wire at once.
 
-        One batch is in flight at a time. state.cursor only moves once a slice is folded in, so
-        a dropped connection replays at most the slices in flight.
+        The wire holds, in order: the measurements of slice i, the SCAN for slice i+2 and the
+        measurements of slice i+1. While the client reads and folds slice i, the server already
+        works on the next two requests, so neither side waits for the other. Each request is
+        one SCAN slice (under half the slice budget) or O(1) per-key commands, which the server
+        interleaves with other clients' commands as it reads them. state.cursor only moves once a
+        slice is folded in, so a dropped connection replays at most the slices in flight.
         """
         link = self.link
+        template = link.per_key_template(*PER_KEY)
         count, (cursor, keys) = self._calibrate()
-        pending: tuple[int, _Measured] | None = None
-        while True:
-            if keys:
-                self._send_measure(keys)
+        wire: deque[tuple[int, list[bytes]] | None] = deque()  # None: a SCAN reply; else (cursor after, keys)
+
+        def issue(cursor: int, keys: list[bytes]) -> None:
+            payload, commands = b"", 0
             if cursor:
-                link.send(link.pack(b"SCAN", cursor, b"COUNT", count), 1)
-            if pending is not None:
-                self._fold(pending[1], None)
-                self.state.cursor = pending[0]
-            pending = (cursor, self._read_measure(keys)) if keys else None
-            if pending is None:
-                self.state.cursor = cursor
+                payload, commands = link.pack(b"SCAN", cursor, b"COUNT", count), 1
+                wire.append(None)
+            if keys:
+                payload += _fill(template, keys)
+                commands += REPLIES_PER_KEY * len(keys)
+            wire.append((cursor, keys))
+            if payload:
+                link.send(payload, commands)
+
+        issue(cursor, keys)
+        finished = False
+        while wire:
+            item = wire.popleft()
+            if item is None:
+                cursor, keys = link.read_scan()
+                self._pace()
+                if not self._out_of_time():
+                    issue(cursor, keys)
+                continue
+            after, keys = item
+            if keys:
+                self._fold(self._read_measure(keys), None)
+            self.state.cursor = after
             self.state.slices += 1
-            if cursor == 0:
-                break
-            cursor, keys = link.read_scan()
-            self._pace()
-            if self._out_of_time():
-                break
-        if pending is not None:
-            self._fold(pending[1], None)
-            self.state.cursor = pending[0]
-        self.state.done = self.state.cursor == 0
+            finished = after == 0
+        self.state.done = finished
 
     def _scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
         self.link.send(self.link.pack(b"SCAN", cursor, b"COUNT", count), 1)
         return self.link.read_scan()
 
     def _calibrate(self) -> tuple[int, tuple[int, list[bytes]]]:
-        """The first slice, timed alone: SCAN COUNT for this server, keeping slices under half the budget."""
+        """The first slices, timed: SCAN COUNT for this server, keeping slices under half the budget.
+
+        The server's own time for them comes from INFO commandstats (SCAN's usec before and after):
+        timed from here, a round trip or a scheduling delay on a busy host would look like server
+        work and shrink the slices (and many small slices cost a round trip each). Without INFO,
+        the fastest of the three timings from here counts. Their keys are all measured.
+        """
         bound = self.settings.scan_count()
-        started = time.perf_counter()
-        reply = self._scan(self.state.cursor, 200)
-        elapsed_ns = (time.perf_counter() - started) * 1e9
-        if len(reply[1]) < 50:
-            return bound, reply
-        per_key = max(elapsed_ns / len(reply[1]), 1.0)
-        return int(max(50, min(bound, self.settings.slice_budget_us * 1000 / 2 / per_key))), reply
+        cursor, keys = self.state.cursor, []
+        before = self._scan_usec()
+        best = 0.0
+        for _ in range(3):
+            started = time.perf_counter()
+            cursor, some = self._scan(cursor, 200)
+            elapsed_ns = (time.perf_counter() - started) * 1e9
+            keys += some
+            if len(some) >= 50:
+                best = elapsed_ns / len(some) if not best else min(best, elapsed_ns / len(some))
+            if not cursor:
+                break
+        after = self._scan_usec()
+        if before is not None and after is not None and len(keys) >= 100:
+            best = max((after - before) * 1000 / len(keys), 1.0)
+        if not best:
+            return bound, (cursor, keys)
+        return int(max(50, min(bound, self.settings.slice_budget_us * 1000 / 2 / best))), (cursor, keys)
+
+    def _scan_usec(self) -> int | None:
+        """SCAN's total server time so far (INFO commandstats), or None when it cannot be read."""
+        self.link.send(self.link.pack(b"INFO", b"commandstats"), 1)
+        reply = self.link.read(1)[0]
+        if not isinstance(reply, bytes):
+            return None
+        found = re.search(rb"^cmdstat_scan:calls=\d+,usec=(\d+)", reply, re.MULTILINE)
+        return int(found.group(1)) if found else 0
 
     def _sampled_round(self) -> None:
         settings = self.settings
@@ -193,19 +237,16 @@ class NodeScanner:
 
     def _send_measure(self, keys: list[bytes]) -> None:
         link = self.link
-        payload = (link.pack_per_key((b"TYPE",), keys) + link.pack_per_key((b"PTTL",), keys)
-                   + link.pack_per_key((b"MEMORY", b"USAGE"), keys, (b"SAMPLES", b"5")))
-        link.send(payload, 3 * len(keys))
+        link.send(_fill(link.per_key_template(*PER_KEY), keys), REPLIES_PER_KEY * len(keys))
 
     def _read_measure(self, keys: list[bytes]) -> _Measured:
-        n = len(keys)
-        lines = self.link.read_lines(3 * n)
-        names = TYPE_NAMES
-        types = [names.get(line) or line[1:].decode("ascii", "replace") for line in lines[:n]]
-        pttls = [int(line[1:]) if line[:1] == b":" else -2 for line in lines[n : 2 * n]]
-        sizes = [int(line[1:]) if line[:1] == b":" and kind != "none" else -1
-                 for kind, line in zip(types, lines[2 * n :], strict=True)]
-        big = [i for i, size in enumerate(sizes) if size >= self.settings.big_key_bytes]
+        replies = self.link.read(REPLIES_PER_KEY * len(keys))
+        types, pttls, sizes = replies[0::3], replies[1::3], replies[2::3]
+        limit = self.settings.big_key_bytes
+        try:
+            big = [i for i, size in enumerate(sizes) if size >= limit]
+        except TypeError:  # a nil (vanished key) or an error reply among them
+            big = [i for i, size in enumerate(sizes) if type(size) is int and size >= limit]
         elements = self._remeasure(keys, types, sizes, big) if big else {}
         return _Measured(keys, types, pttls, sizes, elements)
 
@@ -225,7 +266,7 @@ class NodeScanner:
             self._record_big(names[i], m.keys[i], m.types[i], m.sizes[i], count)
         self.progress(len(m.keys))
 
-    def _remeasure(self, keys: list[bytes], types: list[str], sizes: list[int], big: list[int]) -> dict[int, int]:
+    def _remeasure(self, keys: list[bytes], types: list[bytes], sizes: list[int], big: list[int]) -> dict[int, int]:
         """Element counts of big values, and their size with SAMPLES bounded by that count."""
         link = self.link
         wanted = [i for i in big if types[i] in LENGTH_COMMAND]
@@ -233,26 +274,27 @@ class NodeScanner:
             return dict.fromkeys(big, -1)
         payload = b"".join(link.pack(LENGTH_COMMAND[types[i]], keys[i]) for i in wanted)
         link.send(payload, len(wanted))
-        counts = {i: as_int(line) for i, line in zip(wanted, link.read_lines(len(wanted)), strict=True)}
-        again = [i for i in wanted if types[i] != "string" and counts[i] is not None]
+        counts = {i: as_int(reply) for i, reply in zip(wanted, link.read(len(wanted)), strict=True)}
+        again = [i for i in wanted if types[i] != b"string" and counts[i] is not None]
         if again:
             payload = b"".join(
                 link.pack(b"MEMORY", b"USAGE", keys[i], b"SAMPLES", min(counts[i] or 0, self.settings.max_samples))
                 for i in again)
             link.send(payload, len(again))
-            for i, line in zip(again, link.read_lines(len(again)), strict=True):
-                size = as_int(line)
+            for i, reply in zip(again, link.read(len(again)), strict=True):
+                size = as_int(reply)
                 if size is not None:
                     sizes[i] = size
         found = {i: -1 if c is None else c for i, c in counts.items()}
         return {i: found.get(i, -1) for i in big}
 
-    def _record_big(self, name: str, key: bytes, kind: str, size: int, elements: int) -> None:
+    def _record_big(self, name: str, key: bytes, kind: bytes, size: int, elements: int) -> None:
         g = self.agg.group(name)
-        g.offer_largest(size, key, kind, elements)
+        label = _type_name(kind)
+        g.offer_largest(size, key, label, elements)
         self.state.big_key_count += 1
         if len(self.state.big_keys) < 50:
-            self.state.big_keys.append(BigKey(name, key.decode("utf-8", "backslashreplace"), kind, size, elements))
+            self.state.big_keys.append(BigKey(name, key.decode("utf-8", "backslashreplace"), label, size, elements))
 
     # -- pacing and stopping ---------------------------------------------------------------------
     def _pace(self) -> None:
@@ -279,3 +321,9 @@ class NodeScanner:
         if not hasattr(self, "_random"):
             self._random = random.Random(self.settings.seed)
         return self._random
+
+
+def _fill(template: bytes, keys: list[bytes]) -> bytes:
+    """The per-key template filled for every key: one bulk string per key, used once per command."""
+    bulks = [b"$%d\r\n%b\r\n" % (len(key), key) for key in keys]
+    return b"".join([template % (bulk, bulk, bulk) for bulk in bulks])

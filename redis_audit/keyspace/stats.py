@@ -8,9 +8,11 @@ sampled mode's confidence intervals.
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import itertools
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 DEFAULT_TTL_EDGES_S = (60, 300, 900, 3600, 21600)  # none, <1 min, 1-5 min, 5-15 min, 15-60 min, 1-6 h, >6 h
@@ -91,6 +93,10 @@ class GroupStats:
     histogram: list[int] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
     largest: list[tuple[int, str, str, int]] = field(default_factory=list)  # (bytes, key, type, elements)
+    # Limiter groups with a window ([[limiters]]): keys whose TTL is in the top of the window, or above it.
+    window_ms: int = 0
+    near_window: int = 0
+    above_window: int = 0
     # Sampled mode: per-unit sums for the confidence intervals.
     u_keys: RatioSums = field(default_factory=RatioSums)
     u_bytes: RatioSums = field(default_factory=RatioSums)
@@ -110,10 +116,20 @@ class GroupStats:
 
 
 class Aggregator:
-    """Folds one node's key facts into group statistics, one batch (or sampling unit) at a time."""
+    """Folds one node's key facts into group statistics, one batch (or sampling unit) at a time.
+
+    The per-key work is kept in C where it can be: TTL buckets by ``map(bisect_right)``, keys,
+    types and histograms by one ``Counter`` over (group, type, bucket) per batch; only the byte
+    sums and the max TTL per group walk the batch in Python.
+
+    ``windows_ms`` maps a group name to its limiter's window: such a group also counts the keys
+    whose remaining TTL lies in the top ``top_bp`` of the window, or above the window (RL-001's
+    "TTL refreshed on every hit" heuristic). Its edges are folded into the bucket search, so they
+    cost nothing per key.
+    """
 
     def __init__(self, edges_s: tuple[int, ...] = DEFAULT_TTL_EDGES_S, now_ms: int = 0,
-                 big_bytes: int = 1 << 62) -> None:
+                 big_bytes: int = 1 << 62, windows_ms: dict[str, int] | None = None, top_bp: int = 500) -> None:
         self.big_bytes = big_bytes  # values this large are offered to the top-k by the scanner, with sizes
         self.edges_ms = [e * 1000 for e in edges_s]
         self.labels = bucket_labels(edges_s)
@@ -122,60 +138,116 @@ class Aggregator:
         self.keys = 0
         self.vanished = 0
         self.now_ms = now_ms
-        self.expiry_seconds: dict[int, int] = {}  # absolute expiry second -> keys (TTL <= 1 day)
+        self.expiry_seconds: Counter[int] = Counter()  # absolute expiry second -> keys (TTL <= 1 day)
         self.ttl_keys = 0
+        self.top_bp = top_bp
+        coarse = [0, *self.edges_ms]  # bisect_right(coarse, pttl): 0 for no TTL, else 1 + the label's index
+        extra: set[int] = set()
+        for window in (windows_ms or {}).values():
+            extra |= {window - window * top_bp // 10_000, window + 1}
+        fine = sorted(set(coarse) | extra)
+        self._bucket = functools.partial(bisect.bisect_right, fine)
+        # Fine bucket i holds [fine[i-1], fine[i]); its histogram bucket is that of its lower edge.
+        self._coarse_of = [0] + [bisect.bisect_right(coarse, lower) for lower in fine]
+        # Per windowed group: (window ms, fine indices in the top of the window, first index above it).
+        self.windows: dict[str, tuple[int, frozenset[int], int]] = {}
+        for name, window in (windows_ms or {}).items():
+            low, above = fine.index(window - window * top_bp // 10_000), fine.index(window + 1)
+            self.windows[name] = (window, frozenset(range(low + 1, above + 1)), above + 1)
 
     def group(self, name: str) -> GroupStats:
         found = self.groups.get(name)
         if found is None:
             found = self.groups[name] = GroupStats(name, len(self.labels))
+            if name in self.windows:
+                found.window_ms = self.windows[name][0]
         return found
 
-    def add(self, names: list[str], keys: list[bytes], types: list[str], pttls: list[int], sizes: list[int],
+    def add(self, names: list[str], keys: list[bytes], types: list[bytes], pttls: list[int], sizes: list[int],
             main_share: float, expires_share: float, *, unit: bool = False) -> None:
-        """Fold one batch. With unit=True the batch is one sampling unit (its sums feed the CIs)."""
-        per_unit: dict[str, list[float]] = {}
-        edges = self.edges_ms
-        seconds = self.expiry_seconds
-        day_ms = 86_400_000
-        key: bytes
-        for name, key, kind, pttl, size in zip(names, keys, types, pttls, sizes, strict=True):
-            if size < 0:
-                self.vanished += 1
-                continue
+        """Fold one batch: TYPE, PTTL and MEMORY USAGE replies per key, as hiredis returns them.
+
+        A key whose size is not an integer (nil: it vanished; an error reply) or whose type is
+        ``none`` is counted as vanished. With unit=True the batch is one sampling unit (its sums
+        feed the confidence intervals).
+        """
+        total = len(keys)
+        if not _all_valid(types, pttls, sizes):
+            keep = [i for i, (kind, pttl, size) in enumerate(zip(types, pttls, sizes, strict=True))
+                    if type(size) is int and type(pttl) is int and type(kind) is bytes and kind != b"none"]
+            names, keys = [names[i] for i in keep], [keys[i] for i in keep]
+            types, pttls, sizes = [types[i] for i in keep], [pttls[i] for i in keep], [sizes[i] for i in keep]
+            self.vanished += total - len(keep)
+        self.keys += total
+        buckets = list(map(self._bucket, pttls))
+        combos = Counter(zip(names, types, buckets, strict=True))
+        coarse_of = self._coarse_of
+        windows = self.windows
+        # Per group in this batch: [keys, keys with a TTL, bytes, max TTL]
+        batch: dict[str, list[int]] = {}
+        for (name, kind, fine), count in combos.items():
+            acc = batch.get(name)
+            if acc is None:
+                acc = batch[name] = [0, 0, 0, -1]
             g = self.groups.get(name) or self.group(name)
-            g.keys += 1
+            acc[0] += count
+            label = _type_name(kind)
+            g.types[label] = g.types.get(label, 0) + count
+            coarse = coarse_of[fine]
+            g.histogram[coarse] += count
+            if coarse:
+                acc[1] += count
+                window = windows.get(name)
+                if window is not None:
+                    if fine in window[1]:
+                        g.near_window += count
+                    elif fine >= window[2]:
+                        g.above_window += count
+        for name, size, pttl in zip(names, sizes, pttls, strict=True):
+            acc = batch[name]
+            acc[2] += size
+            if pttl > acc[3]:
+                acc[3] = pttl
+        per_unit: dict[str, list[float]] = {}
+        examples_wanted = False
+        for name, (count, with_ttl, size, max_ttl) in batch.items():
+            g = self.groups[name]
+            no_ttl = count - with_ttl
+            corrected = size + count * main_share + with_ttl * expires_share
+            g.keys += count
             g.size += size
-            g.types[kind] = g.types.get(kind, 0) + 1
-            corrected = size + main_share
-            if pttl < 0:
-                g.no_ttl += 1
-                g.histogram[0] += 1
-                if len(g.examples) < EXAMPLES:
-                    g.examples.append(key.decode("utf-8", "backslashreplace"))
-            else:
-                corrected += expires_share
-                g.histogram[1 + bisect.bisect_right(edges, pttl)] += 1
-                if pttl > g.max_ttl_ms:
-                    g.max_ttl_ms = pttl
-                self.ttl_keys += 1
-                if pttl <= day_ms:
-                    second = (self.now_ms + pttl) // 1000
-                    seconds[second] = seconds.get(second, 0) + 1
             g.corrected += corrected
-            if size < self.big_bytes and (len(g.largest) < TOP_K or size > g.largest[0][0]):
-                g.offer_largest(size, key, kind)
+            g.no_ttl += no_ttl
+            if max_ttl > g.max_ttl_ms:
+                g.max_ttl_ms = max_ttl
+            if no_ttl and len(g.examples) < EXAMPLES:
+                examples_wanted = True
             if unit:
-                acc = per_unit.get(name)
-                if acc is None:
-                    acc = per_unit[name] = [0.0, 0.0, 0.0, 0.0]
-                acc[0] += 1
-                acc[1] += size
-                acc[2] += corrected
-                acc[3] += pttl < 0
-        self.keys += len(keys)
+                per_unit[name] = [count, size, corrected, no_ttl]
+        self.ttl_keys += sum(acc[1] for acc in batch.values())
+        if examples_wanted:
+            for i, pttl in enumerate(pttls):
+                if pttl < 0:
+                    g = self.groups[names[i]]
+                    if len(g.examples) < EXAMPLES:
+                        g.examples.append(keys[i].decode("utf-8", "backslashreplace"))
+        now, day_ms = self.now_ms, 86_400_000
+        self.expiry_seconds.update([(now + pttl) // 1000 for pttl in pttls if 0 <= pttl <= day_ms])
+        self._offer_largest(batch, names, keys, types, sizes)
         if unit:
-            self.add_unit(len(keys), per_unit)
+            self.add_unit(total, per_unit)
+
+    def _offer_largest(self, batch: dict[str, list[int]], names: list[str], keys: list[bytes],
+                       types: list[bytes], sizes: list[int]) -> None:
+        """Only keys larger than the smallest top-k entry of the batch's groups are looked at."""
+        floor = min((g.largest[0][0] if len(g.largest) >= TOP_K else -1)
+                    for g in (self.groups[name] for name in batch)) if batch else 0
+        big = self.big_bytes
+        for i in [i for i, size in enumerate(sizes) if floor < size < big]:
+            g = self.groups[names[i]]
+            size = sizes[i]
+            if len(g.largest) < TOP_K or size > g.largest[0][0]:
+                g.offer_largest(size, keys[i], _type_name(types[i]))
 
     def add_unit(self, x: int, per_group: dict[str, list[float]]) -> None:
         self.units.add(x)
@@ -185,3 +257,22 @@ class Aggregator:
             g.u_bytes.add(size, x)
             g.u_corrected.add(corrected, x)
             g.u_no_ttl.add(no_ttl, x)
+
+
+TYPE_NAMES = {t.encode(): t for t in ("string", "hash", "set", "zset", "list", "stream", "none")}
+
+
+def _type_name(kind: bytes | str) -> str:
+    if isinstance(kind, str):
+        return kind
+    return TYPE_NAMES.get(kind) or kind.decode("ascii", "replace")
+
+
+def _all_valid(types: list[bytes], pttls: list[int], sizes: list[int]) -> bool:
+    """Every reply is the expected kind (checked in C: sum() refuses non-numbers)."""
+    try:
+        sum(sizes)
+        sum(pttls)
+    except TypeError:
+        return False
+    return None not in sizes and b"none" not in types and all(map(bytes.__instancecheck__, types))

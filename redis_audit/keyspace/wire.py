@@ -1,21 +1,24 @@
-"""The census's hot path: pipelined per-key commands on one guarded connection, replies parsed raw.
+"""The census's hot path: pipelined per-key commands on one guarded connection, replies parsed in C.
 
 The connection comes from ``open_client`` (decode=False), so the handshake (AUTH, TLS,
-CLIENT SETNAME) and the read-only guard are the engine's own. Per-key commands are packed by
-``GuardedPacker.pack_per_key`` (one policy check per command shape), and their replies are all
-single-line RESP (``+string``, ``:72``, ``$-1``, ``-ERR``), so a whole batch parses with one
-``bytes.split``. SCAN replies carry binary keys and are parsed by length.
+CLIENT SETNAME) and the read-only guard are the engine's own. Per-key commands are packed from a
+template that ``GuardedPacker.per_key_template`` checked against the policy once per command shape
+(the keys are data and cannot change which command is sent). Replies are parsed by
+``hiredis.Reader`` (C): a whole pipeline's replies are drained with one ``list.extend`` over
+``iter(reader.gets, sentinel)``, so the per-reply cost stays in C.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import hiredis
 import redis
 from redis import exceptions as rexc
 
-RECV_SIZE = 1 << 16
-CRLF = b"\r\n"
+RECV_SIZE = 1 << 18
+# hiredis returns this when the buffer holds no complete reply (its default, False, equals 0).
+_MORE: Any = object()
 
 
 class Link:
@@ -24,7 +27,8 @@ class Link:
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._conn: Any = None
-        self._buf = bytearray()
+        self._reader = hiredis.Reader(notEnoughData=_MORE)
+        self._replies: list[Any] = []  # parsed replies not yet taken, in order
         self.commands_sent = 0
 
     def _connection(self) -> Any:
@@ -32,7 +36,8 @@ class Link:
             conn = self._client.connection_pool.get_connection()
             conn.connect()
             self._conn = conn
-            self._buf.clear()
+            self._reader = hiredis.Reader(notEnoughData=_MORE)
+            self._replies = []
         return self._conn
 
     def reset(self) -> None:
@@ -43,7 +48,8 @@ class Link:
             finally:
                 self._client.connection_pool.release(self._conn)
                 self._conn = None
-        self._buf.clear()
+        self._reader = hiredis.Reader(notEnoughData=_MORE)
+        self._replies = []
 
     def close(self) -> None:
         self.reset()
@@ -53,8 +59,9 @@ class Link:
         """One command through the guard (raises CommandNotAllowed before anything is sent)."""
         return b"".join(self._connection()._command_packer.pack(*args))
 
-    def pack_per_key(self, head: tuple[bytes, ...], keys: list[bytes], tail: tuple[bytes, ...] = ()) -> bytes:
-        return self._connection()._command_packer.pack_per_key(head, keys, tail)  # type: ignore[no-any-return]
+    def per_key_template(self, *commands: tuple[tuple[bytes, ...], tuple[bytes, ...]]) -> bytes:
+        """A %-template for one key's commands, checked by the guard (see GuardedPacker.per_key_template)."""
+        return self._connection()._command_packer.per_key_template(*commands)  # type: ignore[no-any-return]
 
     def send(self, data: bytes, commands: int) -> None:
         conn = self._connection()
@@ -73,87 +80,36 @@ class Link:
             raise rexc.ConnectionError(f"read failed: {exc}") from exc
         if not chunk:
             raise rexc.ConnectionError("the server closed the connection")
-        self._buf += chunk
+        self._reader.feed(chunk)
+        try:
+            self._replies.extend(iter(self._reader.gets, _MORE))
+        except hiredis.ProtocolError as exc:
+            raise rexc.ConnectionError(f"protocol error: {exc}") from exc
 
-    def read_lines(self, count: int) -> list[bytes]:
-        """The next ``count`` single-line replies, without their CRLF."""
-        out: list[bytes] = []
-        while len(out) < count:
-            end = self._buf.rfind(CRLF)
-            if end >= 0:
-                lines = bytes(self._buf[:end]).split(CRLF)
-                del self._buf[: end + 2]
-                need = count - len(out)
-                if len(lines) > need:
-                    self._buf[:0] = CRLF.join(lines[need:]) + CRLF
-                    del lines[need:]
-                out.extend(lines)
-            if len(out) < count:
-                self._recv()
+    def read(self, count: int) -> list[Any]:
+        """The next ``count`` replies as hiredis returns them: bytes, int, None (nil), list, or a
+        ``hiredis.ReplyError`` instance for an error reply (returned, not raised)."""
+        replies = self._replies
+        while len(replies) < count:
+            self._recv()
+            replies = self._replies
+        if len(replies) == count:
+            self._replies = []
+            return replies
+        out = replies[:count]
+        del replies[:count]
         return out
 
     def read_scan(self) -> tuple[int, list[bytes]]:
         """One SCAN reply: the next cursor and the keys, binary-safe."""
-        while True:
-            parsed = parse_scan(self._buf)
-            if parsed is not None:
-                cursor, keys, used = parsed
-                del self._buf[:used]
-                return cursor, keys
-            self._recv()
+        reply = self.read(1)[0]
+        if isinstance(reply, hiredis.ReplyError):
+            raise rexc.ResponseError(str(reply))
+        if not isinstance(reply, list) or len(reply) != 2 or not isinstance(reply[1], list):
+            raise rexc.InvalidResponse(f"unexpected SCAN reply {reply!r:.60}")
+        return int(reply[0]), reply[1]
 
 
-def parse_scan(buf: bytearray) -> tuple[int, list[bytes], int] | None:
-    """Parse ``*2 $n cursor *k ($len key)*`` from the start of buf; None when incomplete."""
-    if buf[:1] == b"-":
-        end = buf.find(CRLF)
-        if end < 0:
-            return None
-        raise rexc.ResponseError(bytes(buf[1:end]).decode("utf-8", "replace"))
-    view = bytes(buf)
-    pos = view.find(CRLF)
-    if pos < 0:
-        return None
-    if view[:pos] != b"*2":
-        raise rexc.InvalidResponse(f"unexpected SCAN reply {view[:20]!r}")
-    cursor_bytes, pos = _bulk(view, pos + 2)
-    if cursor_bytes is None:
-        return None
-    end = view.find(CRLF, pos)
-    if end < 0:
-        return None
-    total = int(view[pos + 1 : end])
-    pos = end + 2
-    keys: list[bytes] = []
-    append = keys.append
-    find = view.find
-    size = len(view)
-    for _ in range(total):
-        end = find(CRLF, pos)
-        if end < 0:
-            return None
-        start = end + 2
-        stop = start + int(view[pos + 1 : end])
-        if stop + 2 > size:
-            return None
-        append(view[start:stop])
-        pos = stop + 2
-    return int(cursor_bytes), keys, pos
-
-
-def _bulk(view: bytes, pos: int) -> tuple[bytes | None, int]:
-    end = view.find(CRLF, pos)
-    if end < 0:
-        return None, pos
-    length = int(view[pos + 1 : end])
-    start = end + 2
-    if len(view) < start + length + 2:
-        return None, pos
-    return view[start : start + length], start + length + 2
-
-
-def as_int(line: bytes) -> int | None:
-    """An integer reply (':72') as int; None for nil ('$-1') or an error reply."""
-    if line[:1] == b":":
-        return int(line[1:])
-    return None
+def as_int(reply: Any) -> int | None:
+    """An integer reply as int; None for nil or an error reply."""
+    return reply if type(reply) is int else None

@@ -1,26 +1,19 @@
+"""Sandboxes for the census tests: fresh ones, because every test loads its own data."""
+
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from tests.keyspace.servers import Local, start
+from redis_audit.sandbox import Sandbox, SandboxSpec
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Local]:
-    local = start(tmp_path)
-    try:
-        yield local
-    finally:
-        local.stop()
+def standalone(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> Sandbox:
+    return fresh_sandbox(SandboxSpec(topology="standalone"))
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
-    local = start(tmp_path_factory.mktemp("cluster"), count=3, cluster=True)
-    try:
-        yield local
-    finally:
-        local.stop()
+@pytest.fixture
+def cluster(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> Sandbox:
+    return fresh_sandbox(SandboxSpec(topology="cluster", cluster_primaries=3, cluster_replicas=0))

@@ -13,13 +13,23 @@ from redis_audit.keyspace.patterns import Grouper
 from redis_audit.keyspace.scanner import NodeScanner
 from redis_audit.keyspace.stats import Aggregator
 from redis_audit.keyspace.wire import Link
-from redis_audit.target import Credentials, TlsOptions
-from redis_audit.topology import Address
-from tests.keyspace.servers import Local, load
+from redis_audit.sandbox import Sandbox, SandboxSpec
+from redis_audit.target import Target
+from tests.keyspace.data import admin_clients, dbsize, load, target_and_topology
 
 
 def groups(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {g["pattern"]: g for g in result["groups"]}
+
+
+def census(sb: Sandbox, options: CensusOptions) -> dict[str, Any]:
+    """The census as the sandbox's least-privileged auditor user runs it."""
+    return run_census(*target_and_topology(sb), options)
+
+
+def link(target: Target) -> Link:
+    address = target.seeds[0]
+    return Link(open_client(address, tls=target.tls, credentials=target.credentials, decode=False))
 
 
 def test_grouper_infers_patterns_and_honours_prefixes() -> None:
@@ -33,9 +43,9 @@ def test_grouper_infers_patterns_and_honours_prefixes() -> None:
     assert [capped.group(k) for k in (b"a:1", b"b:1", b"c:1")] == ["a:*", "b:*", "<other>"]
 
 
-def test_exact_census_finds_every_ttl_less_key(server: Local) -> None:
-    immortal = load(server)
-    result = run_census(server.target(), server.topology(), CensusOptions(mode="exact"))
+def test_exact_census_finds_every_ttl_less_key(standalone: Sandbox) -> None:
+    immortal = load(standalone)
+    result = census(standalone, CensusOptions(mode="exact"))
     found = groups(result)
     assert found["rlz:*"]["noTtl"] == len(immortal) == 6
     assert set(found["rlz:*"]["noTtlExamples"]) <= {k.decode() for k in immortal}
@@ -43,17 +53,17 @@ def test_exact_census_finds_every_ttl_less_key(server: Local) -> None:
     assert found["rl:*:*"]["types"] == {"string": 2000}
     assert found["cache:user:*"]["noTtl"] == found["cache:user:*"]["keys"] == 100
     assert sum(found["rl:*:*"]["ttlHistogram"].values()) == 2000
-    assert result["totals"]["keys"] == server.admin().dbsize()
+    assert result["totals"]["keys"] == dbsize(standalone)
     # Corrected bytes add the expires entry and the buckets: more than MEMORY USAGE alone.
     assert found["rl:*:*"]["correctedBytes"] > found["rl:*:*"]["bytes"] + 2000 * 24
     assert result["complete"] and result["nodes"][0]["overheadSource"] == "memory-stats"
 
 
-def test_sampled_agrees_with_exact_within_the_interval(server: Local) -> None:
-    load(server, rl=20_000, rlz=3000, cache=2000)
-    exact = groups(run_census(server.target(), server.topology(), CensusOptions(mode="exact")))
+def test_sampled_agrees_with_exact_within_the_interval(standalone: Sandbox) -> None:
+    load(standalone, rl=20_000, rlz=3000, cache=2000)
+    exact = groups(census(standalone, CensusOptions(mode="exact")))
     options = CensusOptions(mode="sampled", budget=40_000, scan=ScanSettings(seed=7, slices_per_round=100))
-    sampled = run_census(server.target(), server.topology(), options)
+    sampled = census(standalone, options)
     assert sampled["mode"] == "sampled" and sampled["commands"] <= 40_000 + 400 * 4
     for name, g in groups(sampled).items():
         if exact[name]["keys"] < 2000:
@@ -64,58 +74,58 @@ def test_sampled_agrees_with_exact_within_the_interval(server: Local) -> None:
         assert g["ci95"]["bytes"] > 0
 
 
-def test_vanished_keys_and_binary_names(server: Local) -> None:
-    admin = server.admin()
+def test_vanished_keys_and_binary_names(standalone: Sandbox) -> None:
+    admin = admin_clients(standalone)[0]
     weird = b"bin:\xff\x00\r\n:42"
     admin.set(weird, b"v")
     admin.set(b"plain:1", b"v", ex=100)
-    client = open_client(Address("127.0.0.1", server.ports[0]), tls=TlsOptions(), credentials=Credentials(),
-                         decode=False)
+    target, _ = target_and_topology(standalone)
     agg = Aggregator()
-    scanner = NodeScanner(Link(client), Grouper(), agg, Overhead(0.0, 0.0, "estimated", 0, 0), ScanSettings(), 2)
+    scanner = NodeScanner(link(target), Grouper(), agg, Overhead(0.0, 0.0, "estimated", 0, 0), ScanSettings(), 2)
     scanner._measure([weird, b"gone:1", b"plain:1", b"gone:2"], None)
     assert agg.vanished == 2 and agg.keys == 4
     assert agg.groups["bin:\\xff\x00\r\n:*"].no_ttl == 1
     assert agg.groups["plain:*"].keys == 1
-    result = run_census(server.target(), server.topology(), CensusOptions(mode="exact"))
+    result = census(standalone, CensusOptions(mode="exact"))
     assert result["totals"]["keys"] == 2
 
 
-def test_a_dropped_connection_resumes_from_the_cursor(server: Local, monkeypatch: pytest.MonkeyPatch) -> None:
-    load(server, rl=5000, rlz=100, cache=0)
-    real = Link.read_lines
+def test_a_dropped_connection_resumes_from_the_cursor(standalone: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    load(standalone, rl=5000, rlz=100, cache=0)
+    real = Link.read
     calls = {"n": 0}
 
-    def flaky(self: Link, count: int) -> list[bytes]:
+    def flaky(self: Link, count: int) -> list[Any]:
         calls["n"] += 1
         if calls["n"] in (3, 4):
             self._conn._sock.close()
             raise rexc.ConnectionError("dropped")
         return real(self, count)
 
-    monkeypatch.setattr(Link, "read_lines", flaky)
+    monkeypatch.setattr(Link, "read", flaky)
     options = CensusOptions(mode="exact", scan=ScanSettings(slice_budget_us=500))
-    result = run_census(server.target(), server.topology(), options)
+    result = census(standalone, options)
     assert result["complete"]
     assert result["totals"]["keys"] == 5100  # nothing lost; SCAN may repeat a key only while rehashing
 
 
-def test_cluster_scans_each_primary_once(cluster: Local) -> None:
+def test_cluster_scans_each_primary_once(cluster: Sandbox) -> None:
     load(cluster, rl=3000, rlz=150, cache=90)
-    result = run_census(cluster.target(), cluster.topology(), CensusOptions(mode="exact"))
+    result = census(cluster, CensusOptions(mode="exact"))
     nodes = result["nodes"]
-    assert sorted(n["address"] for n in nodes) == sorted(f"127.0.0.1:{p}" for p in cluster.ports)
-    assert [n["scannedKeys"] for n in nodes] == [cluster.admin(i).dbsize() for i in range(3)]
+    primaries = {n.address: n for n in cluster.info.nodes_with_role("primary")}
+    assert sorted(n["address"] for n in nodes) == sorted(primaries)
+    assert all(n["scannedKeys"] == cluster.admin_client(primaries[n["address"]]).dbsize() > 0 for n in nodes)
     assert result["totals"]["keys"] == 3240
     assert groups(result)["rlz:*"]["noTtl"] == 3
 
 
-def test_the_census_sends_nothing_the_guard_refuses(server: Local) -> None:
-    client = open_client(Address("127.0.0.1", server.ports[0]), tls=TlsOptions(), credentials=Credentials(),
-                         decode=False)
-    link = Link(client)
+def test_the_census_sends_nothing_the_guard_refuses(sandboxes: Any) -> None:
+    # Nothing is written: the shared sandbox is enough.
+    target, _ = target_and_topology(sandboxes.get(SandboxSpec(topology="standalone")))
+    guarded = link(target)
     with pytest.raises(CommandNotAllowed):
-        link.pack_per_key((b"DEL",), [b"k"])
+        guarded.per_key_template(((b"TYPE",), ()), ((b"DEL",), ()))
     with pytest.raises(CommandNotAllowed):
-        link.pack(b"KEYS", b"*")
-    link.close()
+        guarded.pack(b"KEYS", b"*")
+    guarded.close()
