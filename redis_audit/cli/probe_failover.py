@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 import json
 import sys
 from collections.abc import Callable
@@ -40,44 +39,52 @@ FAILOVER_OPTION_NAMES = (
 )
 
 
-def failover_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The probe's options, shared by `probe failover` and `run --allow-failover`."""
+def failover_options(prefix: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The probe's options, shared by `probe failover` and `run --allow-failover`.
+
+    On `run`, prefix="failover-" turns --mode, --shard, --budget, --yes... into --failover-mode and so on,
+    so that they cannot be mistaken for options of the audit itself; the parameter names stay the same.
+    """
+
+    def option(name: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        flag = name if name.startswith("failover-") else f"{prefix}{name}"
+        return click.option(f"--{flag}", name.replace("-", "_"), **kwargs)
+
     options = [
-        click.option("--failover-user", help="Operator ACL user on data nodes (needs CLIENT PAUSE, REPLICAOF, "
-                     "CLUSTER FAILOVER, and the canary keys __redis_audit:failover:*)."),
-        click.option("--failover-password-env", metavar="VAR", help="Read the operator password from VAR."),
-        click.option("--failover-password-file", type=click.Path(path_type=Path)),
-        click.option("--failover-sentinel-user", help="Operator user on Sentinels (SENTINEL FAILOVER)."),
-        click.option("--failover-sentinel-password-env", metavar="VAR"),
-        click.option("--failover-sentinel-password-file", type=click.Path(path_type=Path)),
-        click.option("--mode", type=click.Choice([str(m) for m in Mode]), default=str(Mode.SWITCHOVER),
-                     show_default=True, help="switchover: lossless handover; plain: SENTINEL FAILOVER alone; "
-                     "crash-sim: a primary that dies (sandbox or AWS only)."),
-        click.option("--shard", help="Cluster: shard id, primary node id or address; AWS: node group / shard."),
-        click.option("--budget", type=click.IntRange(min=10), help="Seconds the probe may take (profile: "
-                     "failover.budget_s)."),
-        click.option("--force", is_flag=True, help="Cluster only: CLUSTER FAILOVER FORCE (never TAKEOVER)."),
-        click.option("--crash-signal", type=click.Choice(["stop", "kill"]), default="stop", show_default=True),
-        click.option("--sandbox-state", type=click.Path(path_type=Path, file_okay=False),
-                     help="crash-sim: the state directory of a sandbox redis-audit started."),
-        click.option("--wait-replicas", type=click.IntRange(min=0), default=0, show_default=True,
-                     help="Follow each canary write with WAIT N 100; count it acked only if satisfied."),
-        click.option("--failover-aws-service", type=click.Choice(["elasticache", "memorydb"]),
-                     help="Trigger through AWS (TestFailover / FailoverShard) instead of Redis commands."),
-        click.option("--failover-aws-id", help="ElastiCache ReplicationGroupId or MemoryDB cluster name."),
-        click.option("--failover-aws-region"),
-        click.option("--failover-aws-confirm", metavar="ID", help="AWS failovers count against quotas: with --yes, "
-                     "type the ReplicationGroupId / cluster name back here (the extra confirmation)."),
-        click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."),
+        option("failover-user", help="Operator ACL user on data nodes (needs CLIENT PAUSE, REPLICAOF, "
+               "CLUSTER FAILOVER, and the canary keys __redis_audit:failover:*)."),
+        option("failover-password-env", metavar="VAR", help="Read the operator password from VAR."),
+        option("failover-password-file", type=click.Path(path_type=Path)),
+        option("failover-sentinel-user", help="Operator user on Sentinels (SENTINEL FAILOVER)."),
+        option("failover-sentinel-password-env", metavar="VAR"),
+        option("failover-sentinel-password-file", type=click.Path(path_type=Path)),
+        option("mode", type=click.Choice([str(m) for m in Mode]), default=str(Mode.SWITCHOVER),
+               show_default=True, help="switchover: lossless handover; plain: SENTINEL FAILOVER alone; "
+               "crash-sim: a primary that dies (sandbox or AWS only)."),
+        option("shard", help="Cluster: shard id, primary node id or address; AWS: node group / shard."),
+        option("budget", type=click.IntRange(min=10), help="Seconds the probe may take (profile: "
+               "failover.budget_s)."),
+        option("force", is_flag=True, help="Cluster only: CLUSTER FAILOVER FORCE (never TAKEOVER)."),
+        option("crash-signal", type=click.Choice(["stop", "kill"]), default="stop", show_default=True),
+        option("sandbox-state", type=click.Path(path_type=Path, file_okay=False),
+               help="crash-sim: the state directory of a sandbox redis-audit started."),
+        option("wait-replicas", type=click.IntRange(min=0), default=0, show_default=True,
+               help="Follow each canary write with WAIT N 100; count it acked only if satisfied."),
+        option("failover-aws-service", type=click.Choice(["elasticache", "memorydb"]),
+               help="Trigger through AWS (TestFailover / FailoverShard) instead of Redis commands."),
+        option("failover-aws-id", help="ElastiCache ReplicationGroupId or MemoryDB cluster name."),
+        option("failover-aws-region"),
+        option("failover-aws-confirm", metavar="ID", help="AWS failovers count against quotas: with --yes, "
+               "type the ReplicationGroupId / cluster name back here (the extra confirmation)."),
+        option("yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."),
     ]
-    for option in reversed(options):
-        command = option(command)
 
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return command(*args, **kwargs)
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for add in reversed(options):
+            command = add(command)
+        return command
 
-    return wrapper
+    return decorate
 
 
 def pop_failover_options(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +172,7 @@ def failover_findings(result: JsonObject, profile: Profile, target: Target) -> l
 @click.command("failover")
 @click.argument("target")
 @target_options
-@failover_options
+@failover_options()
 @click.option("--allow-failover", is_flag=True, help="Required: this probe fails the primary over.")
 @click.option("--profile", type=click.Path(path_type=Path), help="Profile TOML ([failover] section).")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",

@@ -89,7 +89,7 @@ def summary_line(report: Report) -> str:
 @click.option("--probe-results", type=click.Path(path_type=Path), multiple=True, metavar="FILE",
               help="A `probe latency --emit` result from an app pod (repeat for several pods).")
 @click.option("--allow-failover", is_flag=True, help="Also run the failover probe (changes the deployment!).")
-@failover_options
+@failover_options(prefix="failover-")
 @click.option("--sign-with", "sign_with", multiple=True, metavar="KEY",
               help="Sign the report: a private key file or kms:ARN_OR_ALIAS; repeat for a multi-signature "
                    "envelope. --output then receives the DSSE envelope.")
