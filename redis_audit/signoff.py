@@ -30,7 +30,8 @@ class _Judged(Protocol):
 @dataclass(frozen=True)
 class CheckState:
     check: str  # an id or a pattern such as SEN-*
-    state: str  # passed | waived | failed | errored | skipped | not-run | not-applicable (another pattern ran)
+    # passed | waived | failed | errored | skipped | inconclusive | not-run | not-applicable (another pattern ran)
+    state: str
     findings: int
 
     @property
@@ -106,6 +107,10 @@ def _check(check: str, findings: Sequence[_Judged]) -> CheckState:
         state = "errored"
     elif "SKIP" in judged:
         state = "skipped"
+    elif "WARN" in judged or "INFO" in judged:
+        # A warning (or a measurement that cannot decide, such as latency from the audit host instead of
+        # the app pods) is not proof: the requirement stays "not verified".
+        state = "inconclusive"
     elif "WAIVED" in judged:
         state = "waived"
     else:

@@ -70,3 +70,10 @@ def test_the_default_profile_shows_the_blockers_without_gating() -> None:
     assert len(report.verdict.signoff) == 3 and not report.verdict.signoff_gate
     assert report.verdict.decision is Decision.READY
     assert report.to_json()["verdict"]["signoff"]["blockers"][0]["title"] == "Production Redis configuration"
+
+
+def test_a_warning_or_an_audit_host_measurement_is_not_proof() -> None:
+    # LAT-001 measured only from the audit host is INFO; an inconclusive interval is WARN: neither is "met".
+    for status in ("INFO", "WARN"):
+        measured_elsewhere = [f for f in EVERYTHING if f[0] != "LAT-001"] + [("LAT-001", status)]
+        assert states(measured_elsewhere)["performance"] == "not verified", status
