@@ -15,7 +15,7 @@ from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Severity
 from redis_audit.report import effective_counts, finding_id
 from redis_audit.signing.errors import InvalidReport, short_repr
-from redis_audit.verdict import JudgedFinding, decide, policy_from_profile_json
+from redis_audit.verdict import VERDICT_LOGIC_VERSION, JudgedFinding, decide, policy_from_profile_json
 from redis_audit.waivers import FindingRef, Waiver, apply_waivers, parse_rfc3339, rfc3339
 
 DEFAULT_WARNING_DAYS = 14
@@ -31,6 +31,10 @@ def recompute_decision(predicate: JsonObject) -> str:
 
 
 def _recompute(predicate: JsonObject) -> str:
+    logic = _obj(predicate, "tool").get("verdictLogic")
+    if logic != VERDICT_LOGIC_VERSION:
+        raise InvalidReport(f"the report was judged by verdict logic v{logic}; this redis-audit recomputes v"
+                            f"{VERDICT_LOGIC_VERSION}: verify it with the redis-audit release that made it")
     target = _obj(predicate, "target")
     run = _obj(predicate, "run")
     profile = _obj(_obj(predicate, "profile"), "values")

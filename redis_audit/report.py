@@ -18,7 +18,7 @@ from redis_audit.model import Severity, Status
 from redis_audit.profile import Profile
 from redis_audit.registry import LoadedPack
 from redis_audit.snapshot import Snapshot
-from redis_audit.verdict import JudgedFinding, Policy, Verdict, decide
+from redis_audit.verdict import VERDICT_LOGIC_VERSION, JudgedFinding, Policy, Verdict, decide
 from redis_audit.waivers import FindingRef, WaiverFile, WaiverOutcome, apply_waivers, rfc3339
 
 REPORT_SCHEMA = "redis-audit/report/v1"
@@ -126,6 +126,7 @@ class Report:
             "tool": {
                 "name": "redis-audit",
                 "version": __version__,
+                "verdictLogic": VERDICT_LOGIC_VERSION,
                 "packs": [
                     {"name": p.pack.name, "distribution": p.distribution, "version": p.version,
                      "entryPoint": p.entry_point, "checks": len(p.pack.checks), "digest": pack_digest(p)}

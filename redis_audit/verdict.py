@@ -15,6 +15,10 @@ from redis_audit.model import Severity, Status
 from redis_audit.profile import SignoffBlocker, SignoffRequirement
 from redis_audit.signoff import MET, NOT_MET, BlockerState, evaluate
 
+# Bump when decide() or the sign-off states would judge the same findings differently: verify recomputes
+# the verdict, so it must refuse, with this reason, a report judged by other rules.
+VERDICT_LOGIC_VERSION = 2
+
 
 class Decision(StrEnum):
     READY = "READY"

@@ -77,3 +77,16 @@ def test_a_warning_or_an_audit_host_measurement_is_not_proof() -> None:
     for status in ("INFO", "WARN"):
         measured_elsewhere = [f for f in EVERYTHING if f[0] != "LAT-001"] + [("LAT-001", status)]
         assert states(measured_elsewhere)["performance"] == "not verified", status
+
+
+def test_verify_refuses_a_report_judged_by_other_verdict_rules() -> None:
+    import pytest
+
+    from redis_audit.recompute import recompute_decision
+    from redis_audit.signing.errors import InvalidReport
+
+    predicate = make_report(EVERYTHING, SIGNOFF).to_json()
+    assert recompute_decision(predicate) == "READY"
+    predicate["tool"]["verdictLogic"] = 1  # type: ignore[index]
+    with pytest.raises(InvalidReport, match="verdict logic v1"):
+        recompute_decision(predicate)
