@@ -65,7 +65,7 @@ def run_aws_probe(target: Target, options: ProbeOptions, client: Any = None,
     promoted_ms = done_ms = None
     available = False
     while time.monotonic() - start < options.budget_s:
-        for event in _events(client, aws, members, since):
+        for event in _events(client, aws, members, since, start + options.budget_s):
             source = str(event.get("SourceIdentifier") or event.get("SourceName") or "")
             message = str(event.get("Message", ""))
             at = event.get("Date")
@@ -139,17 +139,35 @@ def _preflight(client: Any, aws: AwsTarget) -> tuple[list[str], list[str]]:
         return [f"describe {aws.resource_id}: {scrub(exc)}"], []
 
 
-def _events(client: Any, aws: AwsTarget, members: list[str], since: dt.datetime) -> list[dict[str, Any]]:
-    """This deployment's events since the trigger (never the account's other groups)."""
+def _events(client: Any, aws: AwsTarget, members: list[str], since: dt.datetime,
+            budget_end: float | None = None) -> list[dict[str, Any]]:
+    """This deployment's events since the trigger (never the account's other groups), every page."""
     if aws.service == "memorydb":
-        return list(client.describe_events(SourceName=aws.resource_id, SourceType="cluster",
-                                           StartTime=since)["Events"])
-    events = list(client.describe_events(SourceIdentifier=aws.resource_id, SourceType="replication-group",
-                                         StartTime=since)["Events"])
+        return _pages(client, budget_end, "NextToken", SourceName=aws.resource_id, SourceType="cluster",
+                      StartTime=since)
+    events = _pages(client, budget_end, "Marker", SourceIdentifier=aws.resource_id, SourceType="replication-group",
+                    StartTime=since)
     for member in members:
-        events += client.describe_events(SourceIdentifier=member, SourceType="cache-cluster",
-                                         StartTime=since)["Events"]
+        events += _pages(client, budget_end, "Marker", SourceIdentifier=member, SourceType="cache-cluster",
+                         StartTime=since)
     return sorted(events, key=lambda e: e.get("Date") or since)  # the group's and the nodes' in one order
+
+
+MAX_EVENT_PAGES = 50  # 100 events a page by default: far more than one failover produces
+
+
+def _pages(client: Any, budget_end: float | None, token: str, **request: Any) -> list[dict[str, Any]]:
+    """describe_events, following the page token (ElastiCache Marker, MemoryDB NextToken) until the last
+    page, the budget's end or MAX_EVENT_PAGES."""
+    events: list[dict[str, Any]] = []
+    marker: str | None = None
+    for _ in range(MAX_EVENT_PAGES):
+        reply = client.describe_events(**request, **({token: marker} if marker else {}))
+        events += reply.get("Events", [])
+        marker = reply.get(token)
+        if not marker or (budget_end is not None and time.monotonic() >= budget_end):
+            break
+    return events
 
 
 def _available(client: Any, aws: AwsTarget, new_primary: str | None) -> bool:

@@ -21,6 +21,7 @@ from redis_audit.cli import probe_failover
 from redis_audit.cli.main import _register_commands, cli
 from redis_audit.exitcodes import UsageError
 from redis_audit.failover import AwsTarget, ProbeOptions
+from redis_audit.failover import aws as aws_module
 from redis_audit.failover.aws import run_aws_probe
 from redis_audit.target import Target, parse_url
 from tests.aws.conftest import UNROUTABLE, fake_aws  # noqa: F401  (autouse: no test here can reach AWS)
@@ -195,3 +196,41 @@ def test_terminal_asks_for_the_resource_id(monkeypatch: pytest.MonkeyPatch) -> N
         probe_failover.confirm(TARGET, options, assume_yes=False)
     with runner.isolation(input=f"y\n{GROUP}\n"):
         probe_failover.confirm(TARGET, options, assume_yes=False)  # both answers given: no exception
+
+
+def test_describe_events_follows_marker_until_the_last_page() -> None:
+    """The recovery event is on the second page of the cache cluster's events: without following
+    Marker the probe would never see recovery finish."""
+    client, stubber = _stubbed("elasticache")
+    stubber.add_response("describe_replication_groups", {"ReplicationGroups": [_group(OLD)]},
+                         {"ReplicationGroupId": GROUP})
+    stubber.add_response("test_failover", {"ReplicationGroup": _group(OLD, "modifying")},
+                         {"ReplicationGroupId": GROUP, "NodeGroupId": SHARD})
+    old = {"SourceIdentifier": OLD, "SourceType": "cache-cluster", "StartTime": T0}
+    stubber.add_response("describe_events", {"Events": [CALLED, RG_DONE]},
+                         {"SourceIdentifier": GROUP, "SourceType": "replication-group", "StartTime": T0})
+    stubber.add_response("describe_events", {"Events": [CC_DONE, RECOVERING], "Marker": "page-2"}, old)
+    stubber.add_response("describe_events", {"Events": [RECOVERED]}, {**old, "Marker": "page-2"})
+    stubber.add_response("describe_events", {"Events": []},
+                         {"SourceIdentifier": NEW, "SourceType": "cache-cluster", "StartTime": T0})
+    stubber.add_response("describe_replication_groups", {"ReplicationGroups": [_group(NEW)]},
+                         {"ReplicationGroupId": GROUP})
+    sleeps: list[float] = []
+    result = run_aws_probe(TARGET, _options("elasticache", GROUP, SHARD), client, sleep=sleeps.append,
+                           now=lambda: T0)
+    stubber.assert_no_pending_responses()
+    assert result["status"] == "completed" and result["healthy"], result["unhealthy"]
+    assert sleeps == []  # one poll, two pages: recovery seen at once
+    assert result["metrics"]["recoveryFinishedMs"] == 95_000 and result["metrics"]["events"] == 5
+
+
+def test_memorydb_events_follow_next_token() -> None:
+    client, stubber = _stubbed("memorydb")
+    request = {"SourceName": "sessions", "SourceType": "cluster", "StartTime": T0}
+    first = {"SourceName": "sessions", "SourceType": "cluster", "Message": "first", "Date": _at(1)}
+    second = {**first, "Message": "second", "Date": _at(2)}
+    stubber.add_response("describe_events", {"Events": [first], "NextToken": "t2"}, request)
+    stubber.add_response("describe_events", {"Events": [second]}, {**request, "NextToken": "t2"})
+    events = aws_module._events(client, AwsTarget("memorydb", "sessions", SHARD), [], T0)
+    stubber.assert_no_pending_responses()
+    assert [e["Message"] for e in events] == ["first", "second"]
