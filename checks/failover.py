@@ -41,11 +41,17 @@ def _timeline(result: dict[str, Any]) -> list[Any]:
 
 
 def _no_canary(result: dict[str, Any]) -> bool:
-    """AWS API failovers (TestFailover, FailoverShard) run no canary: only the control plane is timed."""
+    """An AWS API failover (TestFailover, FailoverShard) whose endpoint the canary could not reach: only
+    the control plane is timed."""
     return "canary" in result and result.get("canary") is None
 
 
 NO_CANARY = "no canary ran (AWS API failover): acknowledged writes and client discovery were not measured"
+
+
+def _no_canary_reason(result: dict[str, Any]) -> str:
+    why = result.get("canaryUnavailable")
+    return f"{NO_CANARY}: {why}" if why else NO_CANARY
 
 
 def _common(ctx: CheckContext, result: dict[str, Any]) -> Iterator[Finding] | None:
@@ -139,7 +145,7 @@ def failover_no_lost_acks(ctx: CheckContext) -> Iterator[Finding]:
         return
     result, m = completed
     if _no_canary(result):
-        yield ctx.skipped(ctx.deployment, NO_CANARY)
+        yield ctx.skipped(ctx.deployment, _no_canary_reason(result))
         return
     if not m.get("readBack"):
         yield ctx.skipped(ctx.deployment, "the canary could not be read back from the final primary")
@@ -221,13 +227,17 @@ def failover_client_discovery(ctx: CheckContext) -> Iterator[Finding]:
         return
     result, m = completed
     if _no_canary(result):
-        yield ctx.skipped(ctx.deployment, NO_CANARY)
+        yield ctx.skipped(ctx.deployment, _no_canary_reason(result))
         return
     rto = ctx.profile.failover.rto_ms
     first = m.get("firstAckOnNewPrimaryMs")
     observed = {"firstAckOnNewPrimaryMs": first, "errorsByClass": m.get("errorsByClass"),
                 "lastAckOnOldPrimaryMs": m.get("lastAckOnOldPrimaryMs"), "client": (result.get("canary") or {})}
-    if not isinstance(first, int) or first > rto:
+    if not isinstance(first, int):
+        servers = ", ".join(sorted(m.get("acksByNode") or {})) or "none"
+        yield ctx.failed(ctx.deployment, f"the canary client never wrote to a new primary (acks from: {servers})",
+                         observed=observed, expected={"firstAckOnNewPrimaryMs": f"<= {rto}"})
+    elif first > rto:
         yield ctx.failed(ctx.deployment, f"the canary client reached the new primary after {first} ms (RTO {rto} ms)",
                          observed=observed, expected={"firstAckOnNewPrimaryMs": f"<= {rto}"})
     elif int(m.get("indeterminateWrites") or 0) > 0:

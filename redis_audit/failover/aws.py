@@ -1,9 +1,11 @@
 """ElastiCache TestFailover and MemoryDB FailoverShard: trigger once through the API, then follow
 describe_events until recovery has finished. These count against AWS quotas; the CLI asks twice.
 
-What is measured here is the control plane's timeline (event times are AWS's, to the second): no
-Redis command is sent and no canary runs, so acknowledged-write loss and the client-visible write gap
-are not measured on this path; the result says so and the FO checks SKIP what needs a canary.
+The control plane's timeline is measured from the events (their times are AWS's, to the second).
+When the endpoint the group describes (primary endpoint, or configuration / cluster endpoint) is
+reachable from the audit host, the canary (aws_canary.py) writes through it from before the trigger
+until recovery has finished, so acknowledged-write loss and client discovery are measured as on the
+Redis-command path; when it is not, the result says why and the FO checks SKIP what needs a canary.
 ElastiCache's events, in order (reference failover.md §4): RG "Test Failover API called for node group
 <id>", CC and RG "Failover from primary node <p> to replica node <r> completed", CC "Recovering cache
 nodes <id>", CC "Finished recovery for cache nodes <id>". Healthy only after the last one *and* the
@@ -18,7 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from redis_audit.failover.model import AwsTarget, ProbeOptions
+from redis_audit.failover.aws_canary import Endpoint, EndpointCanary, elasticache_endpoint, memorydb_endpoint
+from redis_audit.failover.model import AwsTarget, Clock, ProbeOptions
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.secret import scrub
 from redis_audit.target import Target
@@ -28,7 +31,7 @@ FAILED_OVER = re.compile(r"Failover from primary node (?P<old>\S+) to replica no
 # ElastiCache's last event (failover.md §4). MemoryDB's wording is not in the reference: the probe assumes
 # the same "Failover from primary node ... completed" event and then waits for the cluster to be available.
 DONE = {"elasticache": "Finished recovery for cache nodes"}
-NO_CANARY = "the AWS API path runs no canary: acknowledged-write loss and the client write gap are not measured"
+NO_CANARY = "no canary ran: acknowledged-write loss and the client write gap are not measured"
 
 
 def aws_client(aws: AwsTarget) -> Any:
@@ -47,11 +50,45 @@ def run_aws_probe(target: Target, options: ProbeOptions, client: Any = None,
     base: JsonObject = {"schema": RESULT_SCHEMA, "mode": str(options.mode), "budgetS": int(options.budget_s),
                         "method": f"aws-{aws.service}", "oldPrimary": None, "newPrimary": None,
                         "canary": None}
-    reasons, members = _preflight(client, aws)
+    reasons, members, endpoint = _preflight(client, aws)
     if reasons:
         return {**base, "status": "refused", "reasons": reasons}
+    clock = Clock()
+    canary = EndpointCanary(target, endpoint, options, clock) if endpoint is not None else None
+    no_canary = "the control plane describes no endpoint" if canary is None else canary.start()
+    if no_canary is not None:
+        canary = None
+    finished = False
+    try:
+        if canary is not None:
+            time.sleep(options.warmup_s)  # canary writes before the trigger (the real clock, not `sleep`)
+        result = _trigger_and_follow(client, aws, options, base, members, clock, sleep, poll_s, now)
+        if canary is not None:
+            if result["status"] == "completed":
+                time.sleep(options.settle_s)  # writes on the recovered deployment
+            described, metrics = canary.finish()
+            finished = True
+            result["canary"] = described
+            result["metrics"] = {**result.get("metrics", {}), **metrics}  # type: ignore[dict-item]
+            result["cleanup"] = list(canary.cleanup)
+            result["canaryKeyRemains"] = any("still on" in c for c in canary.cleanup)
+            result["healthy"] = bool(result.get("healthy")) and not canary.cleanup
+        else:
+            result["canaryUnavailable"] = no_canary
+            if result["status"] == "completed":
+                result["reasons"] = [f"{NO_CANARY}: {no_canary}"]
+        return result
+    finally:
+        if canary is not None and not finished:
+            canary.abandon()  # interrupted or failed: stop writing, delete the key
+
+
+def _trigger_and_follow(client: Any, aws: AwsTarget, options: ProbeOptions, base: JsonObject, members: list[str],
+                        clock: Clock, sleep: Callable[[float], None], poll_s: float,
+                        now: Callable[[], dt.datetime]) -> JsonObject:
     start = time.monotonic()
     since = now()
+    clock.trigger_us = clock.now_us()
     try:
         if aws.service == "elasticache":
             client.test_failover(ReplicationGroupId=aws.resource_id, NodeGroupId=aws.shard)
@@ -95,7 +132,7 @@ def run_aws_probe(target: Target, options: ProbeOptions, client: Any = None,
     return {
         **base,
         "status": "completed" if promoted_ms is not None else "aborted",
-        "reasons": [NO_CANARY] if promoted_ms is not None else [
+        "reasons": [] if promoted_ms is not None else [
             f"no 'Failover from primary node ... completed' event within {int(options.budget_s)}s"],
         "oldPrimary": old,
         "newPrimary": new,
@@ -114,8 +151,9 @@ def _event_time(event: JsonObject) -> tuple[bool, int]:
     return (not isinstance(t_ms, int), t_ms if isinstance(t_ms, int) else 0)
 
 
-def _preflight(client: Any, aws: AwsTarget) -> tuple[list[str], list[str]]:
-    """Reasons to refuse, and the cache clusters whose events to follow (ElastiCache)."""
+def _preflight(client: Any, aws: AwsTarget) -> tuple[list[str], list[str], Endpoint | None]:
+    """Reasons to refuse, the cache clusters whose events to follow (ElastiCache), and the endpoint
+    an application connects to (for the canary)."""
     try:
         if aws.service == "elasticache":
             group = client.describe_replication_groups(ReplicationGroupId=aws.resource_id)["ReplicationGroups"][0]
@@ -128,15 +166,15 @@ def _preflight(client: Any, aws: AwsTarget) -> tuple[list[str], list[str]]:
             members = shard.get("NodeGroupMembers", []) if shard else []
             if not any(m.get("CurrentRole") == "replica" for m in members):
                 reasons.append(f"node group {aws.shard} has no replica")
-            return reasons, [str(m.get("CacheClusterId")) for m in members]
+            return reasons, [str(m.get("CacheClusterId")) for m in members], elasticache_endpoint(group, shard)
         cluster = client.describe_clusters(ClusterName=aws.resource_id, ShowShardDetails=True)["Clusters"][0]
         reasons = [] if cluster.get("Status") == "available" else [f"status is {cluster.get('Status')}"]
         shard = next((s for s in cluster.get("Shards", []) if s.get("Name") == aws.shard), None)
         if shard is None or len(shard.get("Nodes", [])) < 2:
             reasons.append(f"shard {aws.shard} has no replica")
-        return reasons, []
+        return reasons, [], memorydb_endpoint(cluster, shard)
     except Exception as exc:
-        return [f"describe {aws.resource_id}: {scrub(exc)}"], []
+        return [f"describe {aws.resource_id}: {scrub(exc)}"], [], None
 
 
 def _events(client: Any, aws: AwsTarget, members: list[str], since: dt.datetime,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,14 +20,19 @@ from click.testing import CliRunner
 
 from redis_audit.cli import probe_failover
 from redis_audit.cli.main import _register_commands, cli
+from redis_audit.cli.probe_failover import failover_findings
 from redis_audit.exitcodes import UsageError
 from redis_audit.failover import AwsTarget, ProbeOptions
 from redis_audit.failover import aws as aws_module
 from redis_audit.failover.aws import run_aws_probe
+from redis_audit.guard import CANARY_KEY_PREFIX
+from redis_audit.profile import load_profile
+from redis_audit.sandbox import SandboxSpec, sandbox_target
 from redis_audit.target import Target, parse_url
 from tests.aws.conftest import UNROUTABLE, fake_aws  # noqa: F401  (autouse: no test here can reach AWS)
+from tests.conftest import SandboxPool
 
-from .conftest import verdicts
+from .conftest import assert_no_canary_key, verdicts
 
 T0 = dt.datetime(2026, 5, 4, 10, 0, 0, tzinfo=dt.UTC)
 GROUP, SHARD, OLD, NEW = "orders", "0001", "orders-0001-001", "orders-0001-002"
@@ -234,3 +240,65 @@ def test_memorydb_events_follow_next_token() -> None:
     events = aws_module._events(client, AwsTarget("memorydb", "sessions", SHARD), [], T0)
     stubber.assert_no_pending_responses()
     assert [e["Message"] for e in events] == ["first", "second"]
+
+
+def _with_endpoint(group: dict[str, Any], host: str, port: int) -> dict[str, Any]:
+    group["NodeGroups"][0]["PrimaryEndpoint"] = {"Address": host, "Port": port}
+    return group
+
+
+def _failover_with_endpoint(stubber: Stubber, host: str, port: int) -> None:
+    """_elasticache_failover, with the group describing its primary endpoint."""
+    stubber.add_response("describe_replication_groups",
+                         {"ReplicationGroups": [_with_endpoint(_group(OLD), host, port)]},
+                         {"ReplicationGroupId": GROUP})
+    stubber.add_response("test_failover", {"ReplicationGroup": _group(OLD, "modifying")},
+                         {"ReplicationGroupId": GROUP, "NodeGroupId": SHARD})
+    _events_poll(stubber, [CALLED], [], T0)
+    _events_poll(stubber, [CALLED, RG_DONE], [CC_DONE], T0)
+    _events_poll(stubber, [CALLED, RG_DONE], [CC_DONE, RECOVERING, RECOVERED], T0)
+    stubber.add_response("describe_replication_groups", {"ReplicationGroups": [_group(NEW)]},
+                         {"ReplicationGroupId": GROUP})
+
+
+def test_canary_writes_through_the_primary_endpoint(sandboxes: SandboxPool) -> None:
+    """The control plane is stubbed; its primary endpoint is a real sandbox primary, so the canary
+    really writes, reads back and deletes. No failover happens on the sandbox: one server answers
+    throughout, so nothing is lost and no new primary is ever reached."""
+    sb = sandboxes.get(SandboxSpec(topology="standalone"))
+    primary = sb.info.nodes_with_role("primary")[0]
+    client, stubber = _stubbed("elasticache")
+    _failover_with_endpoint(stubber, primary.host, primary.port)
+    result = run_aws_probe(sandbox_target(sb, user="admin"),
+                           _options("elasticache", GROUP, SHARD, warmup_s=0.5, settle_s=0.3), client,
+                           sleep=lambda s: time.sleep(0.2), now=lambda: T0)
+    stubber.assert_no_pending_responses()
+    assert result["status"] == "completed", result["reasons"]
+    canary = result["canary"]
+    assert canary is not None and canary["endpoint"] == primary.address
+    assert canary["key"].startswith(CANARY_KEY_PREFIX)
+    m = result["metrics"]
+    assert m["acked"] >= 50 and m["failed"] == 0  # 100 Hz for about a second: before, during and after
+    assert m["readBack"] and m["finalLength"] == m["acked"] and m["ackedWritesLost"] == 0
+    assert list(m["acksByNode"]) == [canary["oldServer"]] and canary["oldServer"].startswith(primary.address)
+    assert canary["newServer"] is None and m["firstAckOnNewPrimaryMs"] is None
+    assert m["promotionMs"] == 20_000 and m["recoveryFinishedMs"] == 95_000  # the control plane's, unchanged
+    assert result["healthy"] and result["cleanup"] == [] and not result["canaryKeyRemains"]
+    assert result["reasons"] == []
+    assert_no_canary_key(sb)
+    found = verdicts(result)
+    assert found["FO-002"] == "PASS" and found["FO-003"] == "PASS" and found["FO-001"] == "PASS"
+    assert found["FO-004"] == "FAIL"  # honest: the sandbox never moved the endpoint to another server
+
+
+def test_unreachable_endpoint_keeps_the_skip_with_the_reason() -> None:
+    client, stubber = _stubbed("elasticache")
+    _failover_with_endpoint(stubber, "127.0.0.1", 9)  # nothing listens: connection refused
+    result = run_aws_probe(TARGET, _options("elasticache", GROUP, SHARD), client, sleep=lambda s: None,
+                           now=lambda: T0)
+    stubber.assert_no_pending_responses()
+    assert result["status"] == "completed" and result["canary"] is None
+    assert "not reachable" in result["canaryUnavailable"] and "127.0.0.1:9" in result["canaryUnavailable"]
+    findings = {str(f["checkId"]): f for f in failover_findings(result, load_profile(None), TARGET)}
+    assert findings["FO-002"]["status"] == "SKIP" and "not reachable" in str(findings["FO-002"]["message"])
+    assert findings["FO-004"]["status"] == "SKIP"

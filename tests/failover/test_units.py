@@ -35,3 +35,15 @@ def test_cli_needs_allow_failover_and_a_terminal_or_yes() -> None:
     result = runner.invoke(cli, ["probe", "failover", "redis://127.0.0.1:1", "--allow-failover"],
                            standalone_mode=False)
     assert "without --yes" in str(result.exception)
+
+
+def test_aws_canary_tells_servers_behind_one_endpoint_apart_by_run_id() -> None:
+    from redis_audit.failover.aws_canary import _old_and_new
+    from redis_audit.failover.model import WriteRecord
+
+    old, new = "ep:6379 (aaaa)", "ep:6379 (bbbb)"
+    records = [WriteRecord(1, 0, 0, 10, "ack", node=old), WriteRecord(2, 0, 0, 120, "ack", node=old),
+               WriteRecord(3, 0, 0, 130, "error", "connection-error", node="ep:6379"),
+               WriteRecord(4, 0, 0, 140, "ack", node=new)]
+    assert _old_and_new(records, trigger_us=100) == (old, new)
+    assert _old_and_new(records[:2], trigger_us=100) == (old, None)
