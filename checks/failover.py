@@ -157,7 +157,10 @@ def failover_no_lost_acks(ctx: CheckContext) -> Iterator[Finding]:
     lost = int(m.get("ackedWritesLost") or 0)
     observed = {"ackedWritesLost": lost, "acked": m.get("acked"), "staleAckWindow": m.get("staleAckWindow"),
                 "lostByNode": m.get("lostByNode"), "indeterminateWrites": m.get("indeterminateWrites"),
-                "duplicates": m.get("duplicates"), "waitConfirmedLost": m.get("waitConfirmedLost")}
+                "duplicates": m.get("duplicates"), "waitConfirmedLost": m.get("waitConfirmedLost"),
+                "staleAcksAfterPromotion": m.get("staleAcksAfterPromotion"),
+                "staleAckAfterPromotionMs": m.get("staleAckAfterPromotionMs"),
+                "roleMasterOverlapMs": m.get("roleMasterOverlapMs")}
     if lost > tolerance:
         window = m.get("staleAckWindow") or {}
         yield ctx.failed(ctx.deployment, f"{lost} acknowledged writes were lost ({mode}; acked "

@@ -221,8 +221,8 @@ def render_table(result: JsonObject, findings: list[JsonObject]) -> str:
     for reason in result.get("reasons") or []:  # type: ignore[union-attr]
         lines.append(f"  ! {reason}")
     for key in ("promotionMs", "sentinelSwitchMs", "clusterViewMs", "writeGapMaxMs", "writeUnavailableTotalMs",
-                "firstAckOnNewPrimaryMs", "ackedWritesLost", "staleAckWindow", "lostByNode", "indeterminateWrites",
-                "errorsByClass", "convergedMs", "fullResyncs", "partialResyncs"):
+                "firstAckOnNewPrimaryMs", "ackedWritesLost", "staleAckWindow", "staleAcksAfterPromotion", "lostByNode",
+                "indeterminateWrites", "errorsByClass", "convergedMs", "fullResyncs", "partialResyncs"):
         if key in metrics:
             lines.append(f"  {key}: {json.dumps(metrics[key], sort_keys=True)}")
     for problem in [*(result.get("unhealthy") or []), *(result.get("cleanup") or [])]:  # type: ignore[misc]

@@ -93,10 +93,24 @@ def timeline_metrics(timeline: Timeline, clock: Clock, old_primary: str, new_pri
     out: JsonObject = {
         "promotionMs": clock.rel_ms(promoted),
         "oldPrimaryDemotedMs": clock.rel_ms(demoted),
-        "twoPrimariesMs": (demoted - promoted) // 1000 if promoted and demoted and demoted > promoted else 0,
+        # Both nodes answered ROLE master this long. Not "both accepted writes": in a switchover the old
+        # one is paused (writes block), so acked writes after the promotion are measured apart, below.
+        "roleMasterOverlapMs": (demoted - promoted) // 1000 if promoted and demoted and demoted > promoted else 0,
         "sentinelSwitchMs": switches,
         "clusterViewMs": views,
     }
     odown = timeline.first("+odown", "sentinel", after_us=trigger)
     out["detectionMs"] = clock.rel_ms(odown)
     return out
+
+
+def stale_ack_metrics(records: list[WriteRecord], clock: Clock, old_primary: str | None,
+                      promoted_ms: int | None) -> JsonObject:
+    """Writes the old primary acknowledged after a replica had been promoted (both nodes then took writes):
+    how many, and for how long after the promotion (ms); null when no promotion time is known."""
+    if promoted_ms is None or old_primary is None:
+        return {"staleAcksAfterPromotion": None, "staleAckAfterPromotionMs": None}
+    late = [t for r in records if r.outcome == "ack" and r.node == old_primary
+            and (t := clock.rel_ms(r.done_us)) is not None and t > promoted_ms]
+    return {"staleAcksAfterPromotion": len(late),
+            "staleAckAfterPromotionMs": max(late) - promoted_ms if late else 0}

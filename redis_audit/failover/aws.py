@@ -66,7 +66,8 @@ def run_aws_probe(target: Target, options: ProbeOptions, client: Any = None,
         if canary is not None:
             if result["status"] == "completed":
                 time.sleep(options.settle_s)  # writes on the recovered deployment
-            described, metrics = canary.finish()
+            promoted = result.get("metrics", {}).get("promotionMs")  # type: ignore[union-attr]
+            described, metrics = canary.finish(promoted if isinstance(promoted, int) else None)
             finished = True
             result["canary"] = described
             result["metrics"] = {**result.get("metrics", {}), **metrics}  # type: ignore[dict-item]

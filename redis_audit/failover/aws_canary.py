@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis_audit.client import Timeouts
-from redis_audit.failover.analysis import write_metrics
+from redis_audit.failover.analysis import stale_ack_metrics, write_metrics
 from redis_audit.failover.canary import CanaryClient, CanaryWriter, ClusterCanary, DirectCanary, canary_key, new_run_id
 from redis_audit.failover.connections import ProbeAccess, _text
 from redis_audit.failover.model import Clock, ProbeOptions, WriteRecord
@@ -111,8 +111,9 @@ class EndpointCanary:
             self.writer.stop()
             self.writer.join(timeout=5)
 
-    def finish(self) -> tuple[JsonObject, JsonObject]:
-        """Stop, read back, delete the key: (the canary's description, its metrics)."""
+    def finish(self, promoted_ms: int | None = None) -> tuple[JsonObject, JsonObject]:
+        """Stop, read back, delete the key: (the canary's description, its metrics). `promoted_ms`: the
+        control plane's promotion time (ms after the trigger), for the acks the old server gave later."""
         self.stop()
         self._close()
         final = self._read_back()
@@ -122,6 +123,7 @@ class EndpointCanary:
         old, new = _old_and_new(labelled, self.clock.trigger_us or 0)
         metrics = write_metrics(labelled, final, self.clock, 1_000_000 // self.options.canary_rate_hz, new,
                                 old or "")
+        metrics.update(stale_ack_metrics(labelled, self.clock, old, promoted_ms))
         if self.writer is not None and self.writer.failure:
             self.cleanup.append(f"the canary stopped early: {self.writer.failure}")
         description: JsonObject = {

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from redis_audit.client import Timeouts
-from redis_audit.failover.analysis import timeline_metrics, write_metrics
+from redis_audit.failover.analysis import stale_ack_metrics, timeline_metrics, write_metrics
 from redis_audit.failover.canary import (
     CanaryClient,
     CanaryWriter,
@@ -194,6 +194,9 @@ class _Run:
             metrics.update(write_metrics(records, self.final, clock, 1_000_000 // self.options.canary_rate_hz,
                                          new, str(plan.primary)))
             metrics.update(timeline_metrics(self.timeline, clock, str(plan.primary), new))
+            promoted = metrics.get("promotionMs")
+            metrics.update(stale_ack_metrics(records, clock, str(plan.primary),
+                                             promoted if isinstance(promoted, int) else None))
         conv = self.convergence
         if conv is not None:
             metrics["dataPlaneHealthyMs"] = clock.rel_ms(conv.data_us)

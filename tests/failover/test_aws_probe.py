@@ -283,6 +283,7 @@ def test_canary_writes_through_the_primary_endpoint(sandboxes: SandboxPool) -> N
     assert list(m["acksByNode"]) == [canary["oldServer"]] and canary["oldServer"].startswith(primary.address)
     assert canary["newServer"] is None and m["firstAckOnNewPrimaryMs"] is None
     assert m["promotionMs"] == 20_000 and m["recoveryFinishedMs"] == 95_000  # the control plane's, unchanged
+    assert m["staleAcksAfterPromotion"] == 0  # every ack came before the (stubbed) promotion at 20 s
     assert result["healthy"] and result["cleanup"] == [] and not result["canaryKeyRemains"]
     assert result["reasons"] == []
     assert_no_canary_key(sb)

@@ -28,6 +28,10 @@ def test_switchover_loses_nothing_and_converges(fresh_sandbox: Callable[[Sandbox
     assert m["firstAckOnNewPrimaryMs"] is not None
     assert result["newPrimary"] != result["oldPrimary"]
     assert m["fullResyncs"] == 0
+    # The paused old primary still answers ROLE master for a while, but it acknowledged nothing after the
+    # promotion: the old "twoPrimariesMs" counted that overlap as two writable primaries.
+    assert "twoPrimariesMs" not in m and m["roleMasterOverlapMs"] >= 0
+    assert m["staleAcksAfterPromotion"] == 0 and m["staleAckAfterPromotionMs"] == 0
     assert len(m["sentinelSwitchMs"]) == 3  # every Sentinel switched, each at its own time
     assert result["healthy"] and not result["canaryKeyRemains"]
     events = [e["event"] for e in result["timeline"] if e["source"] == "probe"]
@@ -46,6 +50,8 @@ def test_plain_sentinel_failover_shows_stale_acks(fresh_sandbox: Callable[[Sandb
     window = m["staleAckWindow"]
     assert 0 <= window["firstMs"] <= window["lastMs"]
     assert m["promotionMs"] <= window["lastMs"]  # acks after the promotion: two primaries at once
+    assert m["staleAcksAfterPromotion"] > 0  # measured from the canary's acks, not from ROLE
+    assert m["staleAckAfterPromotionMs"] == window["lastMs"] - m["promotionMs"]
     assert result["healthy"]
     assert_clean(sb)
 

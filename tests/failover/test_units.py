@@ -47,3 +47,18 @@ def test_aws_canary_tells_servers_behind_one_endpoint_apart_by_run_id() -> None:
                WriteRecord(4, 0, 0, 140, "ack", node=new)]
     assert _old_and_new(records, trigger_us=100) == (old, new)
     assert _old_and_new(records[:2], trigger_us=100) == (old, None)
+
+
+def test_stale_acks_after_promotion_come_from_the_canary_not_from_role() -> None:
+    from redis_audit.failover.analysis import stale_ack_metrics
+    from redis_audit.failover.model import Clock, WriteRecord
+
+    clock = Clock()
+    clock.trigger_us = 0
+    old = "10.0.0.1:6379"
+    records = [WriteRecord(1, 0, 0, 50_000, "ack", node=old), WriteRecord(2, 0, 0, 250_000, "ack", node=old),
+               WriteRecord(3, 0, 0, 400_000, "ack", node=old), WriteRecord(4, 0, 0, 500_000, "error", node=old),
+               WriteRecord(5, 0, 0, 600_000, "ack", node="10.0.0.2:6379")]
+    assert stale_ack_metrics(records, clock, old, promoted_ms=100) == {
+        "staleAcksAfterPromotion": 2, "staleAckAfterPromotionMs": 300}
+    assert stale_ack_metrics(records, clock, old, promoted_ms=None)["staleAcksAfterPromotion"] is None
