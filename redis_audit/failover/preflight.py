@@ -137,6 +137,9 @@ def _sentinel(access: ProbeAccess, options: ProbeOptions, topology: Topology, re
         others = int(str(view.get("num-other-sentinels", "0")))
         if others != known - 1:
             refusals.add(f"Sentinel {address} knows {others} other Sentinels, expected {known - 1}")
+        recent = cooldown_refusal(address, view)
+        if recent is not None:
+            refusals.add(recent)
         tilt = refusals.guard(f"INFO sentinel on {address}", access.info, address, "sentinel", sentinel=True)
         if tilt is not None and tilt.get("sentinel_tilt", "0") != "0":
             refusals.add(f"Sentinel {address} is in TILT mode")
@@ -164,7 +167,41 @@ def _sentinel(access: ProbeAccess, options: ProbeOptions, topology: Topology, re
     plan.method = {Mode.SWITCHOVER: "sentinel-coordinated" if coordinated else "sentinel-pause-demote",
                    Mode.PLAIN: "sentinel-failover", Mode.CRASH_SIM: "sandbox-crash"}[options.mode]
     plan.passed.append(f"CKQUORUM OK and agreement on {primary} at every one of {len(sentinels)} Sentinels, no TILT")
+    plan.passed.append(f"cool-down: {_cooldown_passed(first)}")
     return plan
+
+
+def _int(view: dict[str, Any], key: str) -> int | None:
+    text = _text(view.get(key, ""))
+    return int(text) if text.lstrip("-").isdigit() else None
+
+
+def cooldown_refusal(address: Address | str, view: dict[str, Any]) -> str | None:
+    """Refuse when the last failover may be more recent than 2 × failover-timeout (failover.md §6 step 4).
+
+    From SENTINEL MASTER: config-epoch 0 means this master has never been failed over. Otherwise
+    role-reported-time (ms since the Sentinel (re)configured this master: the last failover, or the
+    Sentinel's restart, whichever is later) must be at least 2 × failover-timeout. A Sentinel restart
+    is indistinguishable from a failover here, so this errs on the side of refusing."""
+    epoch, timeout, since = (_int(view, k) for k in ("config-epoch", "failover-timeout", "role-reported-time"))
+    if epoch == 0:
+        return None
+    if epoch is None or timeout is None or since is None:
+        return (f"Sentinel {address}: cannot tell when the last failover was (SENTINEL MASTER config-epoch "
+                f"{view.get('config-epoch')}, failover-timeout {view.get('failover-timeout')}, role-reported-time "
+                f"{view.get('role-reported-time')})")
+    if since < 2 * timeout:
+        return (f"Sentinel {address}: cool-down: the last failover (config-epoch {epoch}) may be only "
+                f"{since // 1000}s ago (role-reported-time {since} ms), less than 2 × failover-timeout = "
+                f"{2 * timeout // 1000}s; wait {(2 * timeout - since) // 1000 + 1}s")
+    return None
+
+
+def _cooldown_passed(view: dict[str, Any]) -> str:
+    if _int(view, "config-epoch") == 0:
+        return "config-epoch 0, no failover of this master so far"
+    return (f"last failover at least {(_int(view, 'role-reported-time') or 0) // 1000}s ago (role-reported-time), "
+            f">= 2 × failover-timeout ({2 * (_int(view, 'failover-timeout') or 0) // 1000}s)")
 
 
 # What a Valkey 9 Sentinel sends the primary, as its auth-user, in a coordinated failover (in a MULTI).

@@ -12,7 +12,7 @@ from redis_audit.failover import preflight as preflight_module
 from redis_audit.sandbox import Sandbox, SandboxSpec
 from tests.conftest import SandboxPool
 
-from .conftest import assert_clean, probe, probe_events
+from .conftest import assert_clean, probe, probe_events, verdicts
 
 SENTINEL = SandboxSpec(topology="sentinel")
 
@@ -154,3 +154,27 @@ def test_coordinated_refused_by_the_sentinel_falls_back_with_its_reply(
     assert result["metrics"]["ackedWritesLost"] == 0
     assert result["healthy"]
     assert_clean(sb)
+
+
+def test_preflight_refuses_during_the_cool_down_after_a_failover(
+        fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    """failover.md §6: not again within 2 × failover-timeout (the sandbox's: 60 s, so 120 s)."""
+    sb = fresh_sandbox(SENTINEL)
+    first = probe(sb)
+    assert first["status"] == "completed", first["reasons"]
+    assert any(p.startswith("cool-down: config-epoch 0") for p in first["plan"]["preflight"])
+    again = probe(sb)
+    assert again["status"] == "refused"
+    cooling = [r for r in again["reasons"] if "cool-down" in r]
+    assert len(cooling) == 3, again["reasons"]  # every Sentinel says so
+    assert "less than 2 × failover-timeout = 120s" in cooling[0] and "config-epoch 1" in cooling[0]
+    assert verdicts(again)["FO-001"] == "FAIL"
+    assert_clean(sb)  # refused: nothing changed, the first probe's result still stands
+
+
+def test_cool_down_from_sentinel_master_fields() -> None:
+    view = {"config-epoch": "3", "failover-timeout": "60000", "role-reported-time": "119000"}
+    assert "wait 2s" in str(preflight_module.cooldown_refusal("s:26379", view))
+    assert preflight_module.cooldown_refusal("s:26379", {**view, "role-reported-time": "120000"}) is None
+    assert preflight_module.cooldown_refusal("s:26379", {**view, "config-epoch": "0"}) is None  # never failed over
+    assert "cannot tell" in str(preflight_module.cooldown_refusal("s:26379", {"config-epoch": "2"}))

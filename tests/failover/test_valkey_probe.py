@@ -3,9 +3,10 @@ pause-demote recipe only when the Sentinels could not run it, with the reason re
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
-from redis_audit.sandbox import Sandbox, SandboxSpec
+from redis_audit.sandbox import Sandbox, SandboxNode, SandboxSpec
 
 from .conftest import assert_clean, probe, probe_events, verdicts
 
@@ -33,6 +34,18 @@ def test_coordinated_switchover_then_fallback_when_the_sentinel_user_may_not_fai
     assert verdicts(result)["FO-002"] == "PASS"
     assert_clean(sb)
 
+    # Not again within 2 × failover-timeout (120 s here); a shorter failover-timeout (5 s) ends the
+    # cool-down 10 s after the switch.
+    refused = probe(sb)
+    assert refused["status"] == "refused" and any("cool-down" in r for r in refused["reasons"])
+    for node in sb.info.nodes_with_role("sentinel"):
+        with sb.admin_client(node) as client:
+            client.execute_command("SENTINEL", "SET", "mymaster", "failover-timeout", "5000")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_role_reported_ms(sb, n) < 10_000
+                                              for n in sb.info.nodes_with_role("sentinel")):
+        time.sleep(0.5)
+
     # The same (healthy) deployment whose Sentinel user may not run FAILOVER: Sentinel would answer OK to
     # COORDINATED and then stall until failover-timeout, so preflight falls back and says why.
     for node in sb.info.nodes:
@@ -49,3 +62,8 @@ def test_coordinated_switchover_then_fallback_when_the_sentinel_user_may_not_fai
         < events.index("client-unpause")
     assert result["healthy"]
     assert_clean(sb)
+
+
+def _role_reported_ms(sb: Sandbox, sentinel: SandboxNode) -> int:
+    with sb.admin_client(sentinel) as client:
+        return int(client.execute_command("SENTINEL", "MASTER", "mymaster")["role-reported-time"])
