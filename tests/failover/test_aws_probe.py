@@ -303,3 +303,56 @@ def test_unreachable_endpoint_keeps_the_skip_with_the_reason() -> None:
     findings = {str(f["checkId"]): f for f in failover_findings(result, load_profile(None), TARGET)}
     assert findings["FO-002"]["status"] == "SKIP" and "not reachable" in str(findings["FO-002"]["message"])
     assert findings["FO-004"]["status"] == "SKIP"
+
+
+def test_interrupt_during_the_aws_failover_stops_the_canary_and_deletes_its_key(sandboxes: SandboxPool) -> None:
+    sb = sandboxes.get(SandboxSpec(topology="standalone"))
+    primary = sb.info.nodes_with_role("primary")[0]
+    client, stubber = _stubbed("elasticache")
+    _failover_with_endpoint(stubber, primary.host, primary.port)
+
+    def ctrl_c(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_aws_probe(sandbox_target(sb, user="admin"), _options("elasticache", GROUP, SHARD, warmup_s=0.3),
+                      client, sleep=ctrl_c, now=lambda: T0)
+    assert_no_canary_key(sb)
+    with sb.admin_client(primary) as admin:  # the canary's connection is closed, not left writing
+        names = [c.get("name") for c in admin.client_list()]
+    assert "redis-audit-failover-canary" not in names
+
+
+def test_memorydb_canary_uses_the_cluster_endpoint_and_the_shards_slots(sandboxes: SandboxPool) -> None:
+    """MemoryDB is always cluster mode: the canary is a cluster client seeded with the cluster endpoint,
+    its key hash-tagged into the failed-over shard's slots (here a real sandbox cluster's second shard)."""
+    sb = sandboxes.get(SandboxSpec(topology="cluster"))
+    seed = sb.info.nodes_with_role("primary")[0]
+    with sb.admin_client(seed) as admin:
+        ranges = sorted((int(low), int(high), f"{node[0]}:{node[1]}")
+                        for low, high, node, *_ in admin.execute_command("CLUSTER", "SLOTS"))
+    low, high, owner = ranges[1]
+    client, stubber = _stubbed("memorydb")
+    cluster = {"Name": "sessions", "Status": "available", "ClusterEndpoint": {"Address": seed.host, "Port": seed.port},
+               "Shards": [{"Name": SHARD, "Status": "available", "Slots": f"{low}-{high}", "NumberOfNodes": 2,
+                           "Nodes": [{"Name": "sessions-0001-001"}, {"Name": "sessions-0001-002"}]}]}
+    stubber.add_response("describe_clusters", {"Clusters": [cluster]},
+                         {"ClusterName": "sessions", "ShowShardDetails": True})
+    stubber.add_response("failover_shard", {"Cluster": {**cluster, "Status": "updating"}},
+                         {"ClusterName": "sessions", "ShardName": SHARD})
+    message = "Failover from primary node sessions-0001-001 to replica node sessions-0001-002 completed"
+    stubber.add_response("describe_events", {"Events": [{"SourceName": "sessions", "SourceType": "cluster",
+                                                         "Message": message, "Date": _at(12)}]},
+                         {"SourceName": "sessions", "SourceType": "cluster", "StartTime": T0})
+    stubber.add_response("describe_clusters", {"Clusters": [cluster]}, {"ClusterName": "sessions"})
+    result = run_aws_probe(sandbox_target(sb, user="admin"),
+                           _options("memorydb", "sessions", SHARD, warmup_s=0.5, settle_s=0.3), client,
+                           sleep=lambda s: None, now=lambda: T0)
+    stubber.assert_no_pending_responses()
+    assert result["status"] == "completed", result["reasons"]
+    m = result["metrics"]
+    assert "RedisCluster" in result["canary"]["client"]
+    assert m["acked"] >= 40 and m["failed"] == 0 and m["ackedWritesLost"] == 0 and m["readBack"]
+    assert list(m["acksByNode"]) == [owner]  # the shard the key was hash-tagged into answered every write
+    assert result["healthy"] and result["cleanup"] == []
+    assert_no_canary_key(sb)
