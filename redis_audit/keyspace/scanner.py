@@ -51,9 +51,14 @@ class ScanSettings:
     max_ops_per_s: int = 0  # 0: no cap beyond the slice budget
     big_key_bytes: int = 2048  # re-measure values this large exactly (bounded SAMPLES)
     max_samples: int = 20_000  # SAMPLES cap for one huge value (~1-2 ms)
-    sample_slice: int = 10  # sampled: keys per random SCAN slice (one sampling unit)
-    slices_per_round: int = 200
-    target_ci_bp: int = 300  # sampled: stop once every group above min_share_bp is this precise
+    sample_slice: int = 10  # sampled: SCAN COUNT of one random-cursor slice (one sampling unit)
+    slices_per_batch: int = 25  # sampled: random slices sent together (the pipeline depth of one batch)
+    batches_in_flight: int = 3  # sampled: batches on the wire at once (SCANs and measurements)
+    min_units: int = 600  # sampled: slices folded before the stop rule is looked at
+    target_ci_bp: int = 300  # sampled: stop once every judged group's bytes are this precise (95%)
+    # Sampled: the groups the stop rule judges are those whose name starts with one of these (the
+    # limiter groups); when no such group was seen, every group holding at least min_share_bp of the keys.
+    precise_prefixes: tuple[str, ...] = ()
     min_share_bp: int = 100
     deadline: float = 0.0  # monotonic time after which no new slice starts; 0: none
     seed: int | None = None
@@ -101,7 +106,7 @@ class NodeScanner:
 
     # -- the loops -------------------------------------------------------------------------------
     def run(self) -> NodeState:
-        step = self._exact_run if self.settings.mode == "exact" else self._sampled_round
+        step = self._exact_run if self.settings.mode == "exact" else self._sampled_run
         while not self.state.done:
             if self._out_of_time():
                 self.state.error = "time budget exhausted"
@@ -207,24 +212,67 @@ class NodeScanner:
         found = re.search(rb"^cmdstat_scan:calls=\d+,usec=(\d+)", reply, re.MULTILINE)
         return int(found.group(1)) if found else 0
 
-    def _sampled_round(self) -> None:
+    def _sampled_run(self) -> None:
+        """Random-cursor SCAN slices, pipelined: no batch waits for another's replies.
+
+        The wire holds up to ``batches_in_flight`` batches. A batch is ``slices_per_batch`` SCANs
+        of COUNT ``sample_slice`` at random cursors; as soon as its SCAN replies are read, the
+        measurements of its keys go out together with the next batch's SCANs, so the server always
+        has the next request while the client folds. Each slice is one sampling unit, folded only
+        once measured. No new batch starts once the budget would be overrun, the judged groups'
+        intervals are within ``target_ci_bp``, or the deadline passed; what is on the wire is
+        still read and folded. A dropped connection loses only the batches in flight.
+        """
         settings = self.settings
-        rng = self._rng()
         link = self.link
-        count = settings.sample_slice
-        # Each slice costs a SCAN and ~3 commands per key: never start more than the budget has left.
-        slices = min(settings.slices_per_round, (settings.budget - link.commands_sent) // (1 + 3 * count))
-        if slices <= 0 or self.population == 0:
+        if self.population == 0:
             self.state.done = True
             return
-        scans = b"".join(link.pack(b"SCAN", rng.getrandbits(48), b"COUNT", count) for _ in range(slices))
-        link.send(scans, slices)
-        units = [link.read_scan()[1] for _ in range(slices)]
-        self._measure([k for unit in units for k in unit], [len(u) for u in units])
-        self.state.slices += len(units)
-        self._pace()
-        if self._precise_enough():
-            self.state.done = True
+        rng = self._rng()
+        count = settings.sample_slice
+        per_slice = 1 + REPLIES_PER_KEY * count  # a SCAN, then about COUNT keys' measurements
+        template = link.per_key_template(*PER_KEY)
+        wire: deque[tuple[int, list[bytes], list[int]]] = deque()  # (SCANs, or 0 for measurements; keys; units)
+        planned = [link.commands_sent]  # commands sent, plus the measurements the SCANs on the wire will cause
+        stop = [False]
+        timed_out = [False]
+
+        def send_scans(extra: bytes = b"", extra_commands: int = 0) -> None:
+            slices = 0
+            timed_out[0] = timed_out[0] or (not stop[0] and self._out_of_time())
+            if not stop[0] and not timed_out[0]:
+                slices = min(settings.slices_per_batch, (settings.budget - planned[0]) // per_slice)
+            scans = b"".join(link.pack(b"SCAN", rng.getrandbits(48), b"COUNT", count) for _ in range(slices))
+            if slices:
+                wire.append((slices, [], []))
+                planned[0] += slices * per_slice
+            if extra or scans:
+                link.send(extra + scans, extra_commands + slices)
+
+        for _ in range(settings.batches_in_flight):
+            send_scans()
+        while wire:
+            slices, keys, units = wire.popleft()
+            if slices:
+                replies = [link.read_scan()[1] for _ in range(slices)]
+                keys = [k for unit in replies for k in unit]
+                units = [len(unit) for unit in replies]
+                planned[0] -= slices * per_slice - slices - REPLIES_PER_KEY * len(keys)
+                wire.append((0, keys, units))
+                send_scans(_fill(template, keys), REPLIES_PER_KEY * len(keys))
+                continue
+            if keys:
+                self._fold(self._read_measure(keys), units)
+            else:
+                for _ in units:
+                    self.agg.add_unit(0, {})
+            self.state.slices += len(units)
+            self._pace()
+            if not stop[0] and self._precise_enough():
+                stop[0] = True
+        if timed_out[0] and not stop[0]:
+            self.state.error = "time budget exhausted"
+        self.state.done = True
 
     # -- per-key facts ---------------------------------------------------------------------------
     def _measure(self, keys: list[bytes], units: list[int] | None) -> None:
@@ -256,12 +304,7 @@ class NodeScanner:
         if units is None:
             self.agg.add(names, m.keys, m.types, m.pttls, m.sizes, oh.main_share, oh.expires_share)
         else:
-            start = 0
-            for size in units:
-                end = start + size
-                self.agg.add(names[start:end], m.keys[start:end], m.types[start:end], m.pttls[start:end],
-                             m.sizes[start:end], oh.main_share, oh.expires_share, unit=True)
-                start = end
+            self.agg.add_units(names, m.keys, m.types, m.pttls, m.sizes, oh.main_share, oh.expires_share, units)
         for i, count in m.elements.items():
             self._record_big(names[i], m.keys[i], m.types[i], m.sizes[i], count)
         self.progress(len(m.keys))
@@ -307,11 +350,12 @@ class NodeScanner:
 
     def _precise_enough(self) -> bool:
         agg = self.agg
-        if agg.units.m < 3 * self.settings.slices_per_round or agg.keys == 0:
+        if agg.units.m < self.settings.min_units or agg.keys == 0:
             return False
-        for g in agg.groups.values():
-            if g.keys * 10_000 < self.settings.min_share_bp * agg.keys:
-                continue
+        judged = [g for g in agg.groups.values() if g.name.startswith(self.settings.precise_prefixes)]
+        if not judged:
+            judged = [g for g in agg.groups.values() if g.keys * 10_000 >= self.settings.min_share_bp * agg.keys]
+        for g in judged:
             total, half = g.u_bytes.estimate(self.population, agg.units)
             if total <= 0 or half * 10_000 > self.settings.target_ci_bp * total:
                 return False

@@ -249,6 +249,35 @@ class Aggregator:
             if len(g.largest) < TOP_K or size > g.largest[0][0]:
                 g.offer_largest(size, keys[i], _type_name(types[i]))
 
+    def add_units(self, names: list[str], keys: list[bytes], types: list[bytes], pttls: list[int],
+                  sizes: list[int], main_share: float, expires_share: float, units: list[int]) -> None:
+        """Fold a batch of sampling units (``units``: each one's key count, in order) in one call.
+
+        The batch is folded once as a whole (histograms, types, examples, largest); only the
+        per-unit, per-group sums the confidence intervals need walk the keys unit by unit.
+        """
+        self.add(names, keys, types, pttls, sizes, main_share, expires_share)
+        start = 0
+        for size_of_unit in units:
+            end = start + size_of_unit
+            per_unit: dict[str, list[float]] = {}
+            for i in range(start, end):
+                size, pttl, kind = sizes[i], pttls[i], types[i]
+                if type(size) is not int or type(pttl) is not int or type(kind) is not bytes or kind == b"none":
+                    continue
+                acc = per_unit.get(names[i])
+                if acc is None:
+                    acc = per_unit[names[i]] = [0, 0, 0.0, 0]
+                acc[0] += 1
+                acc[1] += size
+                if pttl >= 0:
+                    acc[2] += size + main_share + expires_share
+                else:
+                    acc[2] += size + main_share
+                    acc[3] += 1
+            self.add_unit(size_of_unit, per_unit)
+            start = end
+
     def add_unit(self, x: int, per_group: dict[str, list[float]]) -> None:
         self.units.add(x)
         for name, (count, size, corrected, no_ttl) in per_group.items():

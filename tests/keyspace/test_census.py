@@ -62,7 +62,7 @@ def test_exact_census_finds_every_ttl_less_key(standalone: Sandbox) -> None:
 def test_sampled_agrees_with_exact_within_the_interval(standalone: Sandbox) -> None:
     load(standalone, rl=20_000, rlz=3000, cache=2000)
     exact = groups(census(standalone, CensusOptions(mode="exact")))
-    options = CensusOptions(mode="sampled", budget=40_000, scan=ScanSettings(seed=7, slices_per_round=100))
+    options = CensusOptions(mode="sampled", budget=40_000, scan=ScanSettings(seed=7, min_units=300))
     sampled = census(standalone, options)
     assert sampled["mode"] == "sampled" and sampled["commands"] <= 40_000 + 400 * 4
     for name, g in groups(sampled).items():
@@ -72,6 +72,18 @@ def test_sampled_agrees_with_exact_within_the_interval(standalone: Sandbox) -> N
             # 2x the 95% half-width: a genuine disagreement, not a 1-in-20 draw.
             assert abs(g[field] - exact[name][field]) <= 2 * g["ci95"][field] + 1, (name, field)
         assert g["ci95"]["bytes"] > 0
+
+
+def test_sampled_stops_once_the_limiter_groups_are_precise(standalone: Sandbox) -> None:
+    load(standalone, rl=20_000, rlz=3000, cache=2000)
+    scan = ScanSettings(seed=3, min_units=200, target_ci_bp=1000, precise_prefixes=("rl:", "rlz:"))
+    result = census(standalone, CensusOptions(mode="sampled", budget=1_000_000, scan=scan))
+    assert result["complete"] and result["commands"] < 200_000  # stopped long before the budget
+    found = groups(result)
+    for name in ("rl:*:*", "rlz:*"):
+        assert found[name]["ci95"]["bytes"] * 10_000 <= 1000 * found[name]["bytes"], name
+    # The cache groups are not judged: they get what the sample gives, with their own interval.
+    assert found["cache:user:*"]["ci95"]["bytes"] > 0
 
 
 def test_vanished_keys_and_binary_names(standalone: Sandbox) -> None:
