@@ -260,6 +260,10 @@ class KeyspaceSection:
     enabled: bool = True
     mode: str = "sampled"  # or "exact"
     budget: int = 200_000  # sampled: commands in all
+    # "per-key": TYPE for every key. "sampled": counts, bytes and TTLs still for every key, the per-group
+    # type breakdown from a uniform sample (every type_sample_every-th key), labelled typesSampled in the output.
+    types: str = "per-key"
+    type_sample_every: int = 16
     time_budget_s: int = 20  # within the run's deadline
     prefixes: tuple[str, ...] = ()  # group names; other keys get inferred patterns
     limiter_prefixes: tuple[str, ...] = ("rl:", "rlz:", "ratelimit:", "rate_limit:", "rate-limit:", "throttle:")
@@ -453,6 +457,10 @@ def _validate(profile: Profile, source: str) -> None:
         raise ProfileError(f"{source}: failover.canary_rate_hz and failover.budget_s must be at least 1")
     if profile.keyspace.mode not in ("exact", "sampled"):
         raise ProfileError(f"{source}: keyspace.mode: expected 'exact' or 'sampled', got {profile.keyspace.mode!r}")
+    if profile.keyspace.types not in ("per-key", "sampled"):
+        raise ProfileError(f"{source}: keyspace.types: expected 'per-key' or 'sampled', got {profile.keyspace.types!r}")
+    if profile.keyspace.type_sample_every < 1:
+        raise ProfileError(f"{source}: keyspace.type_sample_every: must be at least 1")
     if profile.report.mode not in MODES:
         raise ProfileError(f"{source}: report.mode: unknown mode {profile.report.mode!r} (known: {', '.join(MODES)})")
     for mode, hours in profile.report.validity_hours.items():

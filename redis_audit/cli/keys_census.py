@@ -70,6 +70,10 @@ def render_table(result: dict[str, Any]) -> str:
               f"total {totals.get('correctedBytes', 0):,} B corrected vs used_memory {totals.get('usedMemory', 0):,} B")
     examples = [e for g in (groups if isinstance(groups, list) else []) if isinstance(g, dict)
                 for e in g.get("noTtlExamples", [])[:3] if g.get("noTtl")]
+    if result.get("typesSampled"):
+        footer += (f"\ntypes from a uniform sample of {result.get('typeSampleSize', 0):,} keys "
+                   f"(1 in {result.get('typeSampleEvery')}); keys, bytes and TTLs "
+                   + ("of every key" if result.get("mode") == "exact" else "of the whole sample"))
     if examples:
         footer += "\nkeys without TTL, e.g.: " + ", ".join(examples[:6])
     return table + footer + "\n"
@@ -81,12 +85,15 @@ def render_table(result: dict[str, Any]) -> str:
 @click.option("--profile", type=click.Path(path_type=Path), help="Profile TOML ([keyspace], [[limiters]]).")
 @click.option("--mode", type=click.Choice(["exact", "sampled"]), help="Every key, or a sample (default: profile).")
 @click.option("--budget", type=click.IntRange(min=1000), help="Sampled mode: commands to spend.")
+@click.option("--types", "types", type=click.Choice(["per-key", "sampled"]),
+              help="TYPE for every key, or for a uniform sample of them (counts, bytes and TTLs stay per key; "
+                   "the output says typesSampled). Default: profile ([keyspace] types, per-key).")
 @click.option("--prefix", "prefixes", multiple=True, help="Group keys by this prefix (repeatable).")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--time-budget", type=click.FloatRange(min=0), default=0.0, help="Seconds; 0: no limit.")
 @click.option("--replicas", is_flag=True, help="Scan a replica of each primary where one exists.")
-def census(target: str, profile: Path | None, mode: str | None, budget: int | None, prefixes: tuple[str, ...],
-           output_format: str, time_budget: float, replicas: bool, **kwargs: Any) -> int:
+def census(target: str, profile: Path | None, mode: str | None, budget: int | None, types: str | None,
+           prefixes: tuple[str, ...], output_format: str, time_budget: float, replicas: bool, **kwargs: Any) -> int:
     """Group TARGET's keys by pattern: counts, types, corrected bytes, TTL histogram, keys without TTL."""
     from redis_audit.keyspace import run_census
 
@@ -99,6 +106,7 @@ def census(target: str, profile: Path | None, mode: str | None, budget: int | No
         budget=budget or options.budget,
         prefixes=tuple(dict.fromkeys((*prefixes, *options.prefixes))),
         read_from_replicas=replicas or options.read_from_replicas,
+        scan=dataclasses.replace(options.scan, types=types or options.scan.types),
     )
     try:
         topology = discover(built, Timeouts(), Deadline.after(30))

@@ -148,4 +148,5 @@ def run_census(target: Target, topology: Topology, options: CensusOptions,
                                 thread_name_prefix="census") as pool:
             nodes = list(pool.map(scan, prepared))
     labels = nodes[0].agg.labels
-    return merge(nodes, options.mode, labels, int((time.monotonic() - started) * 1000))
+    return merge(nodes, options.mode, labels, int((time.monotonic() - started) * 1000),
+                 options.scan.type_sample_every)

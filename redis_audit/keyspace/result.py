@@ -56,7 +56,7 @@ class NodeCensus:
             "sampledKeys": g.keys,
             "bytes": round(size),
             "correctedBytes": round(corrected),
-            "types": {k: round(v * scale) for k, v in sorted(g.types.items())},
+            **self._types(g, keys, scale),
             "ttlHistogram": {label: round(v * scale) for label, v in zip(self.agg.labels, g.histogram, strict=True)},
             "noTtl": round(no_ttl),
             "noTtlExamples": list(g.examples),
@@ -67,6 +67,14 @@ class NodeCensus:
                               "inTop": round(g.near_window * scale), "aboveWindow": round(g.above_window * scale)}}
                if g.window_ms else {}),
         }
+
+    def _types(self, g: GroupStats, keys: float, scale: float) -> JsonObject:
+        """Keys by type; with types by sampling, the sample's shares of the group's key count, labelled."""
+        if not self.agg.types_sampled:
+            return {"types": {k: round(v * scale) for k, v in sorted(g.types.items())}}
+        n = g.type_sample
+        return {"types": {k: round(keys * v / n) for k, v in sorted(g.types.items())} if n else {},
+                "typesSampled": True, "typeSample": n}
 
     def to_json(self) -> JsonObject:
         peak = max(self.agg.expiry_seconds.values(), default=0)
@@ -96,7 +104,7 @@ def _largest(entry: tuple[int, str, str, int]) -> JsonObject:
     return {"key": key, "type": kind, "bytes": size, "elements": None if elements < 0 else elements}
 
 
-def merge(nodes: list[NodeCensus], mode: str, labels: list[str], duration_ms: int) -> JsonObject:
+def merge(nodes: list[NodeCensus], mode: str, labels: list[str], duration_ms: int, type_every: int = 0) -> JsonObject:
     """The deployment's census: groups summed over nodes (half-widths added in quadrature)."""
     merged: dict[str, dict[str, Any]] = {}
     squares: dict[str, dict[str, float]] = {}
@@ -124,6 +132,11 @@ def merge(nodes: list[NodeCensus], mode: str, labels: list[str], duration_ms: in
         "durationMs": duration_ms,
         "commands": sum(n.commands for n in nodes),
         "ttlBuckets": list(labels),
+        # Types by sampling: counts, bytes and TTLs cover every key (or the sample, in sampled mode); the
+        # per-group type breakdown comes from a uniform sample of typeSampleSize keys (every typeSampleEvery-th).
+        "typesSampled": any(n.agg.types_sampled for n in nodes),
+        **({"typeSampleSize": sum(g.type_sample for n in nodes for g in n.agg.groups.values()),
+            "typeSampleEvery": type_every} if any(n.agg.types_sampled for n in nodes) else {}),
         "totals": {
             "keys": sum(_int(g["keys"]) for g in groups),
             "bytes": sum(_int(g["bytes"]) for g in groups),
@@ -154,6 +167,9 @@ def _int(value: JsonValue) -> int:
 def _add_group(into: dict[str, Any], one: dict[str, Any]) -> None:
     for name in ("keys", "sampledKeys", "bytes", "correctedBytes", "noTtl"):
         into[name] = _int(into[name]) + _int(one[name])
+    if "typeSample" in into or "typeSample" in one:
+        into["typesSampled"] = True
+        into["typeSample"] = _int(into.get("typeSample", 0)) + _int(one.get("typeSample", 0))
     into["maxTtlMs"] = max(_int(into["maxTtlMs"]), _int(one["maxTtlMs"]))
     for name in ("types", "ttlHistogram"):
         mine, theirs = into[name], one[name]

@@ -31,6 +31,12 @@ RETRYABLE = (rexc.ConnectionError, rexc.TimeoutError)
 # second and third). MEMORY USAGE without SAMPLES samples 5 elements: exact for listpack/intset/strings.
 PER_KEY = (((b"TYPE",), ()), ((b"PTTL",), ()), ((b"MEMORY", b"USAGE"), ()))
 REPLIES_PER_KEY = len(PER_KEY)
+# Types by sampling (ScanSettings.types == "sampled"): PTTL and MEMORY USAGE for every key, TYPE for every
+# type_sample_every-th key in SCAN order (hash order, unrelated to the names: a uniform sample).
+PER_KEY_UNTYPED = (((b"PTTL",), ()), ((b"MEMORY", b"USAGE"), ()))
+TYPE_ONLY = (((b"TYPE",), ()),)
+UNKNOWN_TYPE = b""  # a key whose TYPE was not asked (types by sampling)
+TYPE_MODES = ("per-key", "sampled")
 
 
 @dataclass
@@ -40,6 +46,7 @@ class _Measured:
     pttls: list[int]
     sizes: list[int]
     elements: dict[int, int]  # index -> element count, for values re-measured as big
+    typed: list[int] | None = None  # types by sampling: the indices whose TYPE belongs to the uniform sample
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ class ScanSettings:
     deadline: float = 0.0  # monotonic time after which no new slice starts; 0: none
     seed: int | None = None
     retries: int = 5
+    types: str = "per-key"  # or "sampled": TYPE only for every type_sample_every-th key (labelled in the output)
+    type_sample_every: int = 16
 
     def scan_count(self) -> int:
         """SCAN COUNT whose slice stays within half the budget (replies vary around COUNT)."""
@@ -103,6 +112,10 @@ class NodeScanner:
         self.state = NodeState()
         self.progress = progress or (lambda n: None)
         self._started = time.monotonic()
+        self.typed = settings.types != "sampled"
+        self.replies_per_key = REPLIES_PER_KEY if self.typed else len(PER_KEY_UNTYPED)
+        self._positions = 0  # keys requested so far, in SCAN order (types by sampling: the stride's phase)
+        aggregator.types_sampled = not self.typed
 
     # -- the loops -------------------------------------------------------------------------------
     def run(self) -> NodeState:
@@ -121,6 +134,8 @@ class NodeScanner:
                     self.state.error = f"{type(exc).__name__}: {exc}"
                     break
                 time.sleep(min(0.05 * 2**self.state.retries, 2.0))
+        if not self.typed:
+            self._resolve_largest_types()
         return self.state
 
     def _out_of_time(self) -> bool:
@@ -137,19 +152,21 @@ class NodeScanner:
         slice is folded in, so a dropped connection replays at most the slices in flight.
         """
         link = self.link
-        template = link.per_key_template(*PER_KEY)
         count, (cursor, keys) = self._calibrate()
-        wire: deque[tuple[int, list[bytes]] | None] = deque()  # None: a SCAN reply; else (cursor after, keys)
+        # None: a SCAN reply; else (cursor after, keys, the indices whose TYPE is sampled)
+        wire: deque[tuple[int, list[bytes], list[int] | None] | None] = deque()
 
         def issue(cursor: int, keys: list[bytes]) -> None:
             payload, commands = b"", 0
             if cursor:
                 payload, commands = link.pack(b"SCAN", cursor, b"COUNT", count), 1
                 wire.append(None)
+            typed: list[int] | None = None
             if keys:
-                payload += _fill(template, keys)
-                commands += REPLIES_PER_KEY * len(keys)
-            wire.append((cursor, keys))
+                measure, more, typed = self._request(keys)
+                payload += measure
+                commands += more
+            wire.append((cursor, keys, typed))
             if payload:
                 link.send(payload, commands)
 
@@ -163,9 +180,9 @@ class NodeScanner:
                 if not self._out_of_time():
                     issue(cursor, keys)
                 continue
-            after, keys = item
+            after, keys, typed = item
             if keys:
-                self._fold(self._read_measure(keys), None)
+                self._fold(self._read_measure(keys, typed), None)
             self.state.cursor = after
             self.state.slices += 1
             finished = after == 0
@@ -230,9 +247,10 @@ class NodeScanner:
             return
         rng = self._rng()
         count = settings.sample_slice
-        per_slice = 1 + REPLIES_PER_KEY * count  # a SCAN, then about COUNT keys' measurements
-        template = link.per_key_template(*PER_KEY)
-        wire: deque[tuple[int, list[bytes], list[int]]] = deque()  # (SCANs, or 0 for measurements; keys; units)
+        per_key = self.replies_per_key
+        per_slice = 1 + per_key * count + (0 if self.typed else count // settings.type_sample_every + 1)
+        # (SCANs, or 0 for measurements; keys; units; the indices whose TYPE is sampled)
+        wire: deque[tuple[int, list[bytes], list[int], list[int] | None]] = deque()
         planned = [link.commands_sent]  # commands sent, plus the measurements the SCANs on the wire will cause
         stop = [False]
         timed_out = [False]
@@ -244,7 +262,7 @@ class NodeScanner:
                 slices = min(settings.slices_per_batch, (settings.budget - planned[0]) // per_slice)
             scans = b"".join(link.pack(b"SCAN", rng.getrandbits(48), b"COUNT", count) for _ in range(slices))
             if slices:
-                wire.append((slices, [], []))
+                wire.append((slices, [], [], None))
                 planned[0] += slices * per_slice
             if extra or scans:
                 link.send(extra + scans, extra_commands + slices)
@@ -252,17 +270,18 @@ class NodeScanner:
         for _ in range(settings.batches_in_flight):
             send_scans()
         while wire:
-            slices, keys, units = wire.popleft()
+            slices, keys, units, typed = wire.popleft()
             if slices:
                 replies = [link.read_scan()[1] for _ in range(slices)]
                 keys = [k for unit in replies for k in unit]
                 units = [len(unit) for unit in replies]
-                planned[0] -= slices * per_slice - slices - REPLIES_PER_KEY * len(keys)
-                wire.append((0, keys, units))
-                send_scans(_fill(template, keys), REPLIES_PER_KEY * len(keys))
+                measure, commands, typed = self._request(keys) if keys else (b"", 0, None)
+                planned[0] -= slices * per_slice - slices - commands
+                wire.append((0, keys, units, typed))
+                send_scans(measure, commands)
                 continue
             if keys:
-                self._fold(self._read_measure(keys), units)
+                self._fold(self._read_measure(keys, typed), units)
             else:
                 for _ in units:
                     self.agg.add_unit(0, {})
@@ -283,28 +302,81 @@ class NodeScanner:
             for _ in units:
                 self.agg.add_unit(0, {})
 
-    def _send_measure(self, keys: list[bytes]) -> None:
-        link = self.link
-        link.send(_fill(link.per_key_template(*PER_KEY), keys), REPLIES_PER_KEY * len(keys))
+    def _send_measure(self, keys: list[bytes]) -> list[int] | None:
+        payload, commands, typed = self._request(keys)
+        self.link.send(payload, commands)
+        return typed
 
-    def _read_measure(self, keys: list[bytes]) -> _Measured:
-        replies = self.link.read(REPLIES_PER_KEY * len(keys))
-        types, pttls, sizes = replies[0::3], replies[1::3], replies[2::3]
+    def _request(self, keys: list[bytes]) -> tuple[bytes, int, list[int] | None]:
+        """The per-key commands for keys: payload, command count, and (types by sampling) the indices
+        whose TYPE is asked: every type_sample_every-th key in SCAN order, the stride running on across
+        batches."""
+        link = self.link
+        if self.typed:
+            return _fill(link.per_key_template(*PER_KEY), keys), REPLIES_PER_KEY * len(keys), None
+        every = self.settings.type_sample_every
+        typed = list(range((-self._positions) % every, len(keys), every))
+        self._positions += len(keys)
+        payload = (_fill(link.per_key_template(*PER_KEY_UNTYPED), keys)
+                   + _fill(link.per_key_template(*TYPE_ONLY), [keys[i] for i in typed]))
+        return payload, len(PER_KEY_UNTYPED) * len(keys) + len(typed), typed
+
+    def _read_measure(self, keys: list[bytes], typed: list[int] | None = None) -> _Measured:
+        n = len(keys)
+        if typed is None:
+            replies = self.link.read(REPLIES_PER_KEY * n)
+            types, pttls, sizes = replies[0::3], replies[1::3], replies[2::3]
+        else:
+            replies = self.link.read(len(PER_KEY_UNTYPED) * n + len(typed))
+            pttls, sizes = replies[0:2 * n:2], replies[1:2 * n:2]
+            types = [UNKNOWN_TYPE] * n
+            for i, kind in zip(typed, replies[2 * n:], strict=True):
+                types[i] = kind
         limit = self.settings.big_key_bytes
         try:
             big = [i for i, size in enumerate(sizes) if size >= limit]
         except TypeError:  # a nil (vanished key) or an error reply among them
             big = [i for i, size in enumerate(sizes) if type(size) is int and size >= limit]
+        if big and typed is not None:
+            self._fill_types(keys, types, big)
         elements = self._remeasure(keys, types, sizes, big) if big else {}
-        return _Measured(keys, types, pttls, sizes, elements)
+        return _Measured(keys, types, pttls, sizes, elements, typed)
+
+    def _fill_types(self, keys: list[bytes], types: list[bytes], wanted: list[int]) -> None:
+        """TYPE for the keys among wanted whose type was not asked (big values need it; not in the sample)."""
+        missing = [i for i in wanted if types[i] == UNKNOWN_TYPE]
+        if missing:
+            template = self.link.per_key_template(*TYPE_ONLY)
+            self.link.send(_fill(template, [keys[i] for i in missing]), len(missing))
+            for i, kind in zip(missing, self.link.read(len(missing)), strict=True):
+                types[i] = kind if type(kind) is bytes else UNKNOWN_TYPE
+
+    def _resolve_largest_types(self) -> None:
+        """Types by sampling: ask TYPE for the few largest keys per group whose type is not known yet."""
+        entries = [(g, e) for g in self.agg.groups.values() for e in g.largest if e[2] == ""]
+        names = [e[1].encode() for _, e in entries if "\\" not in e[1]]
+        if not names:
+            return
+        try:
+            self.link.send(_fill(self.link.per_key_template(*TYPE_ONLY), names), len(names))
+            kinds = dict(zip(names, self.link.read(len(names)), strict=True))
+        except RETRYABLE:
+            self.link.reset()
+            kinds = {}
+        for g, entry in entries:
+            kind = kinds.get(entry[1].encode()) if "\\" not in entry[1] else None
+            label = _type_name(kind) if type(kind) is bytes and kind != b"none" else "unknown"
+            g.largest[g.largest.index(entry)] = (entry[0], entry[1], label, entry[3])
 
     def _fold(self, m: _Measured, units: list[int] | None) -> None:
         names = [self.grouper.group(k) for k in m.keys]
         oh = self.overhead
         if units is None:
-            self.agg.add(names, m.keys, m.types, m.pttls, m.sizes, oh.main_share, oh.expires_share)
+            self.agg.add(names, m.keys, m.types, m.pttls, m.sizes, oh.main_share, oh.expires_share,
+                         type_sample=m.typed)
         else:
-            self.agg.add_units(names, m.keys, m.types, m.pttls, m.sizes, oh.main_share, oh.expires_share, units)
+            self.agg.add_units(names, m.keys, m.types, m.pttls, m.sizes, oh.main_share, oh.expires_share, units,
+                               type_sample=m.typed)
         for i, count in m.elements.items():
             self._record_big(names[i], m.keys[i], m.types[i], m.sizes[i], count)
         self.progress(len(m.keys))
@@ -370,4 +442,9 @@ class NodeScanner:
 def _fill(template: bytes, keys: list[bytes]) -> bytes:
     """The per-key template filled for every key: one bulk string per key, used once per command."""
     bulks = [b"$%d\r\n%b\r\n" % (len(key), key) for key in keys]
-    return b"".join([template % (bulk, bulk, bulk) for bulk in bulks])
+    uses = template.count(b"%b")
+    if uses == 3:
+        return b"".join([template % (bulk, bulk, bulk) for bulk in bulks])
+    if uses == 2:
+        return b"".join([template % (bulk, bulk) for bulk in bulks])
+    return b"".join([template % (bulk,) for bulk in bulks])

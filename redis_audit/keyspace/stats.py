@@ -89,7 +89,8 @@ class GroupStats:
     corrected: float = 0.0
     no_ttl: int = 0
     max_ttl_ms: int = 0
-    types: dict[str, int] = field(default_factory=dict)
+    types: dict[str, int] = field(default_factory=dict)  # by type; with types by sampling, of the sample
+    type_sample: int = 0  # types by sampling: keys of this group whose TYPE was asked
     histogram: list[int] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
     largest: list[tuple[int, str, str, int]] = field(default_factory=list)  # (bytes, key, type, elements)
@@ -141,6 +142,7 @@ class Aggregator:
         self.expiry_seconds: Counter[int] = Counter()  # absolute expiry second -> keys (TTL <= 1 day)
         self.ttl_keys = 0
         self.top_bp = top_bp
+        self.types_sampled = False  # set by the scanner: types come from a uniform sample (add's type_sample)
         coarse = [0, *self.edges_ms]  # bisect_right(coarse, pttl): 0 for no TTL, else 1 + the label's index
         extra: set[int] = set()
         for window in (windows_ms or {}).values():
@@ -164,14 +166,25 @@ class Aggregator:
         return found
 
     def add(self, names: list[str], keys: list[bytes], types: list[bytes], pttls: list[int], sizes: list[int],
-            main_share: float, expires_share: float, *, unit: bool = False) -> None:
+            main_share: float, expires_share: float, *, unit: bool = False,
+            type_sample: list[int] | None = None) -> None:
         """Fold one batch: TYPE, PTTL and MEMORY USAGE replies per key, as hiredis returns them.
 
         A key whose size is not an integer (nil: it vanished; an error reply) or whose type is
         ``none`` is counted as vanished. With unit=True the batch is one sampling unit (its sums
-        feed the confidence intervals).
+        feed the confidence intervals). With type_sample (types by sampling), only the keys at
+        those indices had their TYPE asked: they alone count in the groups' ``types``, and the
+        other keys' type is UNKNOWN (b"").
         """
         total = len(keys)
+        if type_sample is not None:
+            sample = Counter((names[i], types[i]) for i in type_sample
+                             if type(sizes[i]) is int and type(types[i]) is bytes and types[i] != b"none")
+            for (name, kind), count in sample.items():
+                g = self.groups.get(name) or self.group(name)
+                label = _type_name(kind)
+                g.types[label] = g.types.get(label, 0) + count
+                g.type_sample += count
         if not _all_valid(types, pttls, sizes):
             keep = [i for i, (kind, pttl, size) in enumerate(zip(types, pttls, sizes, strict=True))
                     if type(size) is int and type(pttl) is int and type(kind) is bytes and kind != b"none"]
@@ -191,8 +204,9 @@ class Aggregator:
                 acc = batch[name] = [0, 0, 0, -1]
             g = self.groups.get(name) or self.group(name)
             acc[0] += count
-            label = _type_name(kind)
-            g.types[label] = g.types.get(label, 0) + count
+            if type_sample is None:
+                label = _type_name(kind)
+                g.types[label] = g.types.get(label, 0) + count
             coarse = coarse_of[fine]
             g.histogram[coarse] += count
             if coarse:
@@ -250,13 +264,14 @@ class Aggregator:
                 g.offer_largest(size, keys[i], _type_name(types[i]))
 
     def add_units(self, names: list[str], keys: list[bytes], types: list[bytes], pttls: list[int],
-                  sizes: list[int], main_share: float, expires_share: float, units: list[int]) -> None:
+                  sizes: list[int], main_share: float, expires_share: float, units: list[int],
+                  type_sample: list[int] | None = None) -> None:
         """Fold a batch of sampling units (``units``: each one's key count, in order) in one call.
 
         The batch is folded once as a whole (histograms, types, examples, largest); only the
         per-unit, per-group sums the confidence intervals need walk the keys unit by unit.
         """
-        self.add(names, keys, types, pttls, sizes, main_share, expires_share)
+        self.add(names, keys, types, pttls, sizes, main_share, expires_share, type_sample=type_sample)
         start = 0
         for size_of_unit in units:
             end = start + size_of_unit

@@ -59,6 +59,42 @@ def test_exact_census_finds_every_ttl_less_key(standalone: Sandbox) -> None:
     assert result["complete"] and result["nodes"][0]["overheadSource"] == "memory-stats"
 
 
+def test_exact_census_with_types_by_sampling(standalone: Sandbox) -> None:
+    immortal = load(standalone, rl=4000, rlz=600, cache=400)
+    per_key = census(standalone, CensusOptions(mode="exact"))
+    assert per_key["typesSampled"] is False and "typesSampled" not in per_key["groups"][0]
+    result = census(standalone, CensusOptions(mode="exact", scan=ScanSettings(types="sampled", type_sample_every=8)))
+    found, exact = groups(result), groups(per_key)
+    # Counts, bytes and TTLs are those of every key: the same as the per-key census.
+    for name, g in exact.items():
+        for field in ("keys", "bytes", "noTtl"):
+            assert found[name][field] == g[field], (name, field)
+        # Remaining TTLs move on between the two runs: a key may cross a bucket edge meanwhile.
+        assert sum(found[name]["ttlHistogram"].values()) == sum(g["ttlHistogram"].values())
+        for label, count in g["ttlHistogram"].items():
+            assert abs(found[name]["ttlHistogram"][label] - count) <= 2 + count // 100, (name, label)
+    assert found["rlz:*"]["noTtl"] == len(immortal)
+    # The type breakdown is a labelled estimate from 1 key in 8, scaled to the group's exact count.
+    total = dbsize(standalone)
+    assert result["typesSampled"] is True and result["typeSampleEvery"] == 8
+    assert total // 8 <= result["typeSampleSize"] <= total // 8 + 1
+    assert found["rl:*:*"]["typesSampled"] is True and found["rl:*:*"]["types"] == {"string": 4000}
+    assert found["rlz:*"]["types"] == {"zset": 600}
+    assert all(e["type"] in ("string", "zset") for g in found.values() for e in g["largest"])
+    # Fewer commands: TYPE for one key in 8 only.
+    assert result["commands"] < per_key["commands"] * 3 // 4
+
+
+def test_sampled_census_with_types_by_sampling(standalone: Sandbox) -> None:
+    load(standalone, rl=20_000, rlz=3000, cache=2000)
+    scan = ScanSettings(seed=5, min_units=300, types="sampled", type_sample_every=4)
+    result = census(standalone, CensusOptions(mode="sampled", budget=30_000, scan=scan))
+    found = groups(result)
+    assert result["typesSampled"] is True and result["typeSampleSize"] > 0
+    assert set(found["rlz:*"]["types"]) == {"zset"} and found["rlz:*"]["types"]["zset"] == found["rlz:*"]["keys"]
+    assert found["rl:*:*"]["ci95"]["bytes"] > 0
+
+
 def test_sampled_agrees_with_exact_within_the_interval(standalone: Sandbox) -> None:
     load(standalone, rl=20_000, rlz=3000, cache=2000)
     exact = groups(census(standalone, CensusOptions(mode="exact")))
