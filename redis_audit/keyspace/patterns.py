@@ -32,10 +32,27 @@ class Grouper:
         self._max_groups = max_groups
         self._groups: set[str] = set()
         self._shapes: dict[bytes, str] = {}
+        # A key and its shape (digits as '0') match the same prefixes unless a prefix holds a digit.
+        self._by_shape = not any(any(c in b"0123456789" for c in prefix) for prefix, _ in self._prefixes)
+
+    def group_many(self, keys: list[bytes]) -> list[str]:
+        """group() for a batch. The cache is by shape (digits as '0'): when no profile prefix holds a digit,
+        a key and its shape match the same prefixes, so one dict look-up per key answers for most keys."""
+        if not self._by_shape:
+            return [self.group(k) for k in keys]
+        get = self._shapes.get
+        table = _DIGITS_TO_ZERO
+        names = [get(k.translate(table)) for k in keys]
+        if None in names:
+            group = self.group
+            names = [n if n is not None else group(k) for n, k in zip(names, keys, strict=True)]
+        return names  # type: ignore[return-value]
 
     def group(self, key: bytes) -> str:
         for prefix, name in self._prefixes:
             if key.startswith(prefix):
+                if self._by_shape and len(self._shapes) < _CACHE_LIMIT:  # group_many's look-up
+                    self._shapes[key.translate(_DIGITS_TO_ZERO)] = name
                 return name
         shape = key.translate(_DIGITS_TO_ZERO)
         found = self._shapes.get(shape)

@@ -369,7 +369,7 @@ class NodeScanner:
             g.largest[g.largest.index(entry)] = (entry[0], entry[1], label, entry[3])
 
     def _fold(self, m: _Measured, units: list[int] | None) -> None:
-        names = [self.grouper.group(k) for k in m.keys]
+        names = self.grouper.group_many(m.keys)
         oh = self.overhead
         if units is None:
             self.agg.add(names, m.keys, m.types, m.pttls, m.sizes, oh.main_share, oh.expires_share,

@@ -39,6 +39,10 @@ def test_grouper_infers_patterns_and_honours_prefixes() -> None:
     assert g.group(b"cache:user:10000042") == "cache:*"
     assert g.group(b"s:550e8400-e29b-41d4-a716-446655440000") == "s:*"
     assert g.group(b"user:{42}:cart") == "user:{*}:cart"
+    keys = [b"rl:1:2", b"cache:user:7", b"cache:item:9", b"rl:3:4", b"x:55"]
+    assert g.group_many(keys) == [g.group(k) for k in keys] == ["rl:*:*", "cache:*", "cache:*", "rl:*:*", "x:*"]
+    digits = Grouper(prefixes=("t1:",))  # a prefix with a digit: keys t1:.. and t2:.. share a shape
+    assert digits.group_many([b"t1:5", b"t2:5", b"t1:6"]) == ["t1:*", "t2:*", "t1:*"]
     capped = Grouper(max_groups=2)
     assert [capped.group(k) for k in (b"a:1", b"b:1", b"c:1")] == ["a:*", "b:*", "<other>"]
 
