@@ -8,7 +8,10 @@ each tool in turn with a 1 ms PING prober beside it, and prints a Markdown table
 wait, and the sampled census's error per group against the exact census of the same run.
 
     python3 benchmarks/census/run.py [--loader ../shared/bench/load_limiter_keys.py] [--budget 300000] \
-        [--rounds 2] [--baseline PATH/TO/OTHER/redis-audit]
+        [--rounds 2] [--baseline PATH/TO/OTHER/redis-audit] [--rka PATH/TO/rka]
+
+Rows: the exact census (TYPE per key), the exact census with types by sampling (--types sampled:
+PTTL and MEMORY USAGE per key, TYPE for 1 key in 16), the sampled census, redis-cli --memkeys, rka.
 
 --rounds runs the whole comparison again on the same loaded server (each round prints its tables);
 the 1-minute load average (/proc/loadavg) is recorded before each tool, because on a shared machine
@@ -117,6 +120,9 @@ def main() -> int:
             out.mkdir(exist_ok=True)
             rows = [measure("redis-audit census --mode exact", [audit, "census", target, "--mode", "exact",
                                                                 "--format", "json"], port, out / "exact.json")]
+            rows.append(measure("redis-audit census --mode exact --types sampled",
+                                [audit, "census", target, "--mode", "exact", "--types", "sampled", "--format", "json"],
+                                port, out / "exact-types-sampled.json"))
             rows.append(measure(f"redis-audit census --mode sampled --budget {a.budget}",
                                 [audit, "census", target, "--mode", "sampled", "--budget", str(a.budget),
                                  "--format", "json"], port, out / "sampled.json"))
@@ -135,6 +141,11 @@ def main() -> int:
             exact = json.loads((out / "exact.json").read_text())
             sampled = json.loads((out / "sampled.json").read_text())
             report(rows, exact, sampled, exact["totals"]["usedMemory"] - empty)
+            typed = json.loads((out / "exact-types-sampled.json").read_text())
+            print(f"\nExact with types by sampling: {typed['totals']['keys']:,} keys, {typed['commands']:,} commands, "
+                  f"{typed['durationMs']} ms in-process; types from {typed.get('typeSampleSize', 0):,} keys "
+                  f"(1 in {typed.get('typeSampleEvery')}): "
+                  + "; ".join(f"{g['pattern']} {g['types']}" for g in typed["groups"]))
     finally:
         server.terminate()
         server.wait(timeout=30)
