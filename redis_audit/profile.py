@@ -67,7 +67,7 @@ class HaSection:
     # HA-005: a non-empty reason records the decision to run without min-replicas-to-write.
     min_replicas_to_write_waiver: str = ""
     backlog_min_seconds: int = 60  # HA-006: the backlog must hold this many seconds of writes
-    write_rate_sample_ms: int = 1000  # HA-006: how long the write rate is measured on each primary
+    write_rate_sample_ms: int = 500  # HA-006: how long the write rate is measured on each primary
     # HA-007: containers and orchestrators restart a process without INFO process_supervised saying so.
     assume_auto_restart: bool = True
 
@@ -97,7 +97,7 @@ class LatencySection:
     # The short probe `run` makes from the audit host (fact latency.local); ≤ ~2 s of a run.
     local_probe: bool = True
     local_rate_hz: int = 100
-    local_duration_ms: int = 1_500
+    local_duration_ms: int = 1_000  # 100 samples at 100 Hz: enough for a bounded P95 (72 needed)
 
 
 @dataclass(frozen=True)
