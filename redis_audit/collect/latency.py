@@ -46,12 +46,6 @@ def parse_slowlog(reply: Any) -> JsonValue:
     return entries
 
 
-def _int(text: str | None) -> int:
-    try:
-        return int(str(text))
-    except ValueError:
-        return 0
-
 
 class LatencyCollector:
     """LAT-003/LAT-004: LATENCY LATEST and the slow log (command names and durations only)."""
