@@ -268,7 +268,10 @@ class KeyspaceSection:
     prefixes: tuple[str, ...] = ()  # group names; other keys get inferred patterns
     limiter_prefixes: tuple[str, ...] = ("rl:", "rlz:", "ratelimit:", "rate_limit:", "rate-limit:", "throttle:")
     ttl_buckets_s: tuple[int, ...] = (60, 300, 900, 3600, 21600)
-    slice_budget_us: int = 5000  # the longest one SCAN slice may block the server
+    # The census's requests (a SCAN slice, a chunk of per-key commands) cost the server about slice_budget_us
+    # each, and at most requests_in_flight are unanswered: other clients wait behind at most their product.
+    slice_budget_us: int = 1000
+    requests_in_flight: int = 2
     max_ops_per_s: int = 0  # 0: no cap beyond the slice budget
     read_from_replicas: bool = False
     max_window_s: int = 3600  # RL-001 when no [[limiters]] are given: TTLs up to 2x this
@@ -459,8 +462,9 @@ def _validate(profile: Profile, source: str) -> None:
         raise ProfileError(f"{source}: keyspace.mode: expected 'exact' or 'sampled', got {profile.keyspace.mode!r}")
     if profile.keyspace.types not in ("per-key", "sampled"):
         raise ProfileError(f"{source}: keyspace.types: expected 'per-key' or 'sampled', got {profile.keyspace.types!r}")
-    if profile.keyspace.type_sample_every < 1:
-        raise ProfileError(f"{source}: keyspace.type_sample_every: must be at least 1")
+    for name in ("type_sample_every", "slice_budget_us", "requests_in_flight"):
+        if getattr(profile.keyspace, name) < 1:
+            raise ProfileError(f"{source}: keyspace.{name}: must be at least 1")
     if profile.report.mode not in MODES:
         raise ProfileError(f"{source}: report.mode: unknown mode {profile.report.mode!r} (known: {', '.join(MODES)})")
     for mode, hours in profile.report.validity_hours.items():

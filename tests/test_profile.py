@@ -30,6 +30,7 @@ def test_override_from_file(tmp_path):
         ("[latency]\np95_ms = 'fast'\n", "latency.p95_ms: expected int"),
         ("[latency]\np95_ms = -1\n", "latency.p95_ms: must not be negative"),
         ("[general]\nblocking_severities = ['dire']\n", "unknown severity 'dire'"),
+        ("[keyspace]\nrequests_in_flight = 0\n", "keyspace.requests_in_flight: must be at least 1"),
         ("[nonsense]\n", "nonsense: unknown key"),
         ("[memory\n", "not valid TOML"),
     ],

@@ -34,8 +34,8 @@ def census_options(profile: Profile, time_budget_s: float) -> CensusOptions:
         time_budget_s=time_budget_s,
         windows=tuple((lim.prefix, lim.window_s) for lim in profile.limiters),
         window_top_bp=ks.refresh_top_bp,
-        scan=ScanSettings(slice_budget_us=ks.slice_budget_us, max_ops_per_s=ks.max_ops_per_s,
-                          types=ks.types, type_sample_every=ks.type_sample_every,
+        scan=ScanSettings(slice_budget_us=ks.slice_budget_us, window=ks.requests_in_flight,
+                          max_ops_per_s=ks.max_ops_per_s, types=ks.types, type_sample_every=ks.type_sample_every,
                           precise_prefixes=tuple(dict.fromkeys((*ks.limiter_prefixes,
                                                                 *(lim.prefix for lim in profile.limiters))))),
     )

@@ -1,10 +1,12 @@
 """One node's census: SCAN slices (exact) or random SCAN slices (sampled), pipelined per-key facts.
 
-Gentle by construction: SCAN COUNT is sized so that one slice costs the server at most the
-slice budget (SCAN costs ~1.8 µs per returned key on Redis 7), the per-key commands are all
-O(1) on compact values (MEMORY USAGE ... SAMPLES 5 is exact for listpack/intset/strings; bigger
-values are re-measured with SAMPLES bounded by their element count), and an ops/s cap paces
-the whole. No KEYS, no Lua, no DEBUG. A dropped connection is retried from the last cursor.
+Gentle by construction. Everything is sent as requests sized to cost the server about the slice
+budget each: a SCAN slice (COUNT from the server's own SCAN time), a chunk of O(1) per-key
+commands, a re-measure of big values (MEMORY USAGE SAMPLES bounded by their element count, a
+request's samples capped). At most ``window`` requests are unanswered at once, so the server
+never holds more than window x slice budget of census work when another client's command
+arrives; an ops/s cap paces the whole. No KEYS, no Lua, no DEBUG. A dropped connection is
+retried from the last cursor: a slice (or a sampled batch) is folded in whole, or not at all.
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis import exceptions as rexc
 
 from redis_audit.keyspace.overhead import Overhead
 from redis_audit.keyspace.patterns import Grouper
+from redis_audit.keyspace.pipeline import Pipeline, Request
 from redis_audit.keyspace.stats import Aggregator, _type_name
-from redis_audit.keyspace.wire import Link, as_int
+from redis_audit.keyspace.wire import Link, as_int, parse_scan
 
 # Element count per type, for keys big enough to need an exact measure (MEM-009 thresholds too).
 LENGTH_COMMAND = {b"string": b"STRLEN", b"hash": b"HLEN", b"set": b"SCARD", b"zset": b"ZCARD", b"list": b"LLEN",
@@ -39,28 +43,20 @@ UNKNOWN_TYPE = b""  # a key whose TYPE was not asked (types by sampling)
 TYPE_MODES = ("per-key", "sampled")
 
 
-@dataclass
-class _Measured:
-    keys: list[bytes]
-    types: list[bytes]
-    pttls: list[int]
-    sizes: list[int]
-    elements: dict[int, int]  # index -> element count, for values re-measured as big
-    typed: list[int] | None = None  # types by sampling: the indices whose TYPE belongs to the uniform sample
-
-
 @dataclass(frozen=True)
 class ScanSettings:
     mode: str = "exact"  # or "sampled"
     budget: int = 200_000  # sampled: commands to spend on this node
-    slice_budget_us: int = 5000  # the longest one SCAN may block the server
+    slice_budget_us: int = 1000  # the server time one request may take (a SCAN slice, a chunk of per-key commands)
+    window: int = 2  # requests unanswered at once: another client waits behind at most window x slice_budget_us
     scan_cost_ns: int = 1800  # per returned key (Redis 7)
+    command_cost_ns: int = 1000  # one O(1) per-key command (TYPE, PTTL, MEMORY USAGE), parse to reply (Redis 7)
     max_ops_per_s: int = 0  # 0: no cap beyond the slice budget
     big_key_bytes: int = 2048  # re-measure values this large exactly (bounded SAMPLES)
-    max_samples: int = 20_000  # SAMPLES cap for one huge value (~1-2 ms)
+    max_samples: int = 20_000  # SAMPLES of one re-measure request in all (~1-2 ms)
     sample_slice: int = 10  # sampled: SCAN COUNT of one random-cursor slice (one sampling unit)
-    slices_per_batch: int = 25  # sampled: random slices sent together (the pipeline depth of one batch)
-    batches_in_flight: int = 3  # sampled: batches on the wire at once (SCANs and measurements)
+    slices_per_batch: int = 25  # sampled: random slices sent as one request
+    batches_in_flight: int = 3  # sampled: batches under way at once (scanned or being measured)
     min_units: int = 600  # sampled: slices folded before the stop rule is looked at
     target_ci_bp: int = 300  # sampled: stop once every judged group's bytes are this precise (95%)
     # Sampled: the groups the stop rule judges are those whose name starts with one of these (the
@@ -76,6 +72,10 @@ class ScanSettings:
     def scan_count(self) -> int:
         """SCAN COUNT whose slice stays within half the budget (replies vary around COUNT)."""
         return max(10, self.slice_budget_us * 1000 // self.scan_cost_ns // 2)
+
+    def chunk_keys(self, commands_per_key: int) -> int:
+        """Keys per request of per-key commands, for the request to stay within the slice budget."""
+        return max(1, self.slice_budget_us * 1000 // (self.command_cost_ns * commands_per_key))
 
 
 @dataclass
@@ -100,6 +100,21 @@ class NodeState:
     big_key_count: int = 0
 
 
+@dataclass
+class _Batch:
+    """Keys measured together and folded together, whole: one exact slice, or one sampled batch of units."""
+
+    keys: list[bytes]
+    types: list[Any]
+    pttls: list[Any]
+    sizes: list[Any]
+    after: int = 0  # exact: the cursor after this slice
+    units: list[int] | None = None  # sampled: each unit's key count, in order
+    typed: list[int] | None = None  # types by sampling: the indices whose TYPE belongs to the uniform sample
+    elements: dict[int, int] = field(default_factory=dict)  # index -> element count, for big values
+    waiting: int = 0  # its requests not answered yet
+
+
 class NodeScanner:
     def __init__(self, link: Link, grouper: Grouper, aggregator: Aggregator, overhead: Overhead,
                  settings: ScanSettings, population: int, progress: Callable[[int], None] | None = None) -> None:
@@ -114,7 +129,10 @@ class NodeScanner:
         self._started = time.monotonic()
         self.typed = settings.types != "sampled"
         self.replies_per_key = REPLIES_PER_KEY if self.typed else len(PER_KEY_UNTYPED)
+        self._chunk = settings.chunk_keys(self.replies_per_key)
         self._positions = 0  # keys requested so far, in SCAN order (types by sampling: the stride's phase)
+        self._batches: deque[_Batch] = deque()  # started, in order; folded from the front once measured
+        self._stop = False  # sampled: the judged groups are precise enough
         aggregator.types_sampled = not self.typed
 
     # -- the loops -------------------------------------------------------------------------------
@@ -142,51 +160,24 @@ class NodeScanner:
         return bool(self.settings.deadline) and time.monotonic() >= self.settings.deadline
 
     def _exact_run(self) -> None:
-        """SCAN from state.cursor to the end, with two slices' measurements on the wire at once.
+        """SCAN from state.cursor to the end, the next slice's SCAN always one slice ahead.
 
-        The wire holds, in order: the measurements of slice i, the SCAN for slice i+2 and the
-        measurements of slice i+1. While the client reads and folds slice i, the server already
-        works on the next two requests, so neither side waits for the other. Each request is
-        one SCAN slice (under half the slice budget) or O(1) per-key commands, which the server
-        interleaves with other clients' commands as it reads them. state.cursor only moves once a
-        slice is folded in, so a dropped connection replays at most the slices in flight.
+        Each slice's keys are measured in chunks; the SCAN for slice i+1 goes out before slice
+        i's chunks, so the client never waits for a SCAN reply with nothing else on the wire.
+        state.cursor moves once a slice is folded in whole, so a dropped connection replays at
+        most the slices under way. The run is done when the slice that ends at cursor 0 is folded.
         """
-        link = self.link
+        pipe = self._new_pipeline()
         count, (cursor, keys) = self._calibrate()
-        # None: a SCAN reply; else (cursor after, keys, the indices whose TYPE is sampled)
-        wire: deque[tuple[int, list[bytes], list[int] | None] | None] = deque()
 
-        def issue(cursor: int, keys: list[bytes]) -> None:
-            payload, commands = b"", 0
-            if cursor:
-                payload, commands = link.pack(b"SCAN", cursor, b"COUNT", count), 1
-                wire.append(None)
-            typed: list[int] | None = None
-            if keys:
-                measure, more, typed = self._request(keys)
-                payload += measure
-                commands += more
-            wire.append((cursor, keys, typed))
-            if payload:
-                link.send(payload, commands)
+        def scanned(after: int, keys: list[bytes]) -> None:
+            if after and not self._out_of_time():
+                pipe.submit(Request(self.link.pack(b"SCAN", after, b"COUNT", count), 1,
+                                    lambda replies: scanned(*parse_scan(replies[0]))))
+            self._start_batch(pipe, _Batch(keys, *_blank(len(keys)), after=after))
 
-        issue(cursor, keys)
-        finished = False
-        while wire:
-            item = wire.popleft()
-            if item is None:
-                cursor, keys = link.read_scan()
-                self._pace()
-                if not self._out_of_time():
-                    issue(cursor, keys)
-                continue
-            after, keys, typed = item
-            if keys:
-                self._fold(self._read_measure(keys, typed), None)
-            self.state.cursor = after
-            self.state.slices += 1
-            finished = after == 0
-        self.state.done = finished
+        scanned(cursor, keys)
+        pipe.drain()
 
     def _scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
         self.link.send(self.link.pack(b"SCAN", cursor, b"COUNT", count), 1)
@@ -206,7 +197,7 @@ class NodeScanner:
         best = 0.0
         for _ in range(3):
             started = time.perf_counter()
-            cursor, some = self._scan(cursor, 200)
+            cursor, some = self._scan(cursor, min(200, bound))
             elapsed_ns = (time.perf_counter() - started) * 1e9
             keys += some
             if len(some) >= 50:
@@ -218,7 +209,7 @@ class NodeScanner:
             best = max((after - before) * 1000 / len(keys), 1.0)
         if not best:
             return bound, (cursor, keys)
-        return int(max(50, min(bound, self.settings.slice_budget_us * 1000 / 2 / best))), (cursor, keys)
+        return int(max(10, min(bound, self.settings.slice_budget_us * 1000 / 2 / best))), (cursor, keys)
 
     def _scan_usec(self) -> int | None:
         """SCAN's total server time so far (INFO commandstats), or None when it cannot be read."""
@@ -230,15 +221,13 @@ class NodeScanner:
         return int(found.group(1)) if found else 0
 
     def _sampled_run(self) -> None:
-        """Random-cursor SCAN slices, pipelined: no batch waits for another's replies.
+        """Random-cursor SCAN slices: a batch is ``slices_per_batch`` of them, sent as one request.
 
-        The wire holds up to ``batches_in_flight`` batches. A batch is ``slices_per_batch`` SCANs
-        of COUNT ``sample_slice`` at random cursors; as soon as its SCAN replies are read, the
-        measurements of its keys go out together with the next batch's SCANs, so the server always
-        has the next request while the client folds. Each slice is one sampling unit, folded only
-        once measured. No new batch starts once the budget would be overrun, the judged groups'
-        intervals are within ``target_ci_bp``, or the deadline passed; what is on the wire is
-        still read and folded. A dropped connection loses only the batches in flight.
+        As soon as a batch's SCAN replies are read, its keys' measurements are queued and the next
+        batch's SCANs after them, so the server always has the next request while the client
+        folds. Each slice is one sampling unit; a batch is folded in whole once measured. No new
+        batch starts once the budget would be overrun, the judged groups' intervals are within
+        ``target_ci_bp``, or the deadline passed; what is under way is still read and folded.
         """
         settings = self.settings
         link = self.link
@@ -247,70 +236,80 @@ class NodeScanner:
             return
         rng = self._rng()
         count = settings.sample_slice
-        per_key = self.replies_per_key
-        per_slice = 1 + per_key * count + (0 if self.typed else count // settings.type_sample_every + 1)
-        # (SCANs, or 0 for measurements; keys; units; the indices whose TYPE is sampled)
-        wire: deque[tuple[int, list[bytes], list[int], list[int] | None]] = deque()
-        planned = [link.commands_sent]  # commands sent, plus the measurements the SCANs on the wire will cause
-        stop = [False]
+        per_slice = 1 + self.replies_per_key * count + (0 if self.typed else count // settings.type_sample_every + 1)
+        pipe = self._new_pipeline()
+        expected = [0]  # measurement commands the SCANs not answered yet will cause
         timed_out = [False]
 
-        def send_scans(extra: bytes = b"", extra_commands: int = 0) -> None:
-            slices = 0
-            timed_out[0] = timed_out[0] or (not stop[0] and self._out_of_time())
-            if not stop[0] and not timed_out[0]:
-                slices = min(settings.slices_per_batch, (settings.budget - planned[0]) // per_slice)
+        def next_batch() -> None:
+            if self._stop:
+                return
+            if self._out_of_time():
+                timed_out[0] = True
+                return
+            planned = link.commands_sent + pipe.unsent_commands() + expected[0]
+            slices = min(settings.slices_per_batch, (settings.budget - planned) // per_slice)
+            if slices <= 0:
+                return
+            expected[0] += slices * (per_slice - 1)
             scans = b"".join(link.pack(b"SCAN", rng.getrandbits(48), b"COUNT", count) for _ in range(slices))
-            if slices:
-                wire.append((slices, [], [], None))
-                planned[0] += slices * per_slice
-            if extra or scans:
-                link.send(extra + scans, extra_commands + slices)
+            pipe.submit(Request(scans, slices, scanned))
+
+        def scanned(replies: list[Any]) -> None:
+            expected[0] -= len(replies) * (per_slice - 1)
+            units = [parse_scan(reply)[1] for reply in replies]
+            keys = [k for unit in units for k in unit]
+            self._start_batch(pipe, _Batch(keys, *_blank(len(keys)), units=[len(unit) for unit in units]))
+            next_batch()
 
         for _ in range(settings.batches_in_flight):
-            send_scans()
-        while wire:
-            slices, keys, units, typed = wire.popleft()
-            if slices:
-                replies = [link.read_scan()[1] for _ in range(slices)]
-                keys = [k for unit in replies for k in unit]
-                units = [len(unit) for unit in replies]
-                measure, commands, typed = self._request(keys) if keys else (b"", 0, None)
-                planned[0] -= slices * per_slice - slices - commands
-                wire.append((0, keys, units, typed))
-                send_scans(measure, commands)
-                continue
-            if keys:
-                self._fold(self._read_measure(keys, typed), units)
-            else:
-                for _ in units:
-                    self.agg.add_unit(0, {})
-            self.state.slices += len(units)
-            self._pace()
-            if not stop[0] and self._precise_enough():
-                stop[0] = True
-        if timed_out[0] and not stop[0]:
+            next_batch()
+        pipe.drain()
+        if timed_out[0] and not self._stop:
             self.state.error = "time budget exhausted"
         self.state.done = True
 
+    def _new_pipeline(self) -> Pipeline:
+        self._batches.clear()  # a replay starts afresh: nothing under way was folded in
+        return Pipeline(self.link, self.settings.window)
+
     # -- per-key facts ---------------------------------------------------------------------------
     def _measure(self, keys: list[bytes], units: list[int] | None) -> None:
-        if keys:
-            self._send_measure(keys)
-            self._fold(self._read_measure(keys), units)
-        elif units is not None:
-            for _ in units:
-                self.agg.add_unit(0, {})
+        """Measure and fold keys now (one batch, on its own pipeline)."""
+        pipe = self._new_pipeline()
+        self._start_batch(pipe, _Batch(keys, *_blank(len(keys)), units=units))
+        pipe.drain()
 
-    def _send_measure(self, keys: list[bytes]) -> list[int] | None:
+    def _start_batch(self, pipe: Pipeline, batch: _Batch) -> None:
+        """Queue the batch's measurements in chunks; it is folded once they (and any re-measure) are in."""
+        if not self.typed:
+            batch.typed = []
+        self._batches.append(batch)
+        keys, size = batch.keys, self._chunk
+        for start in range(0, len(keys), size):
+            self._submit_chunk(pipe, batch, start, keys[start:start + size])
+        self._fold_ready()
+
+    def _submit_chunk(self, pipe: Pipeline, batch: _Batch, start: int, keys: list[bytes]) -> None:
         payload, commands, typed = self._request(keys)
-        self.link.send(payload, commands)
-        return typed
+        batch.waiting += 1
+
+        def measured(replies: list[Any]) -> None:
+            self._take_replies(batch, start, len(keys), typed, replies)
+            limit = self.settings.big_key_bytes
+            big = [start + i for i, size in enumerate(batch.sizes[start:start + len(keys)])
+                   if type(size) is int and size >= limit]
+            if big:
+                self._remeasure(pipe, batch, big)
+            batch.waiting -= 1
+            self._fold_ready()
+
+        pipe.submit(Request(payload, commands, measured))
 
     def _request(self, keys: list[bytes]) -> tuple[bytes, int, list[int] | None]:
         """The per-key commands for keys: payload, command count, and (types by sampling) the indices
         whose TYPE is asked: every type_sample_every-th key in SCAN order, the stride running on across
-        batches."""
+        requests."""
         link = self.link
         if self.typed:
             return _fill(link.per_key_template(*PER_KEY), keys), REPLIES_PER_KEY * len(keys), None
@@ -321,35 +320,81 @@ class NodeScanner:
                    + _fill(link.per_key_template(*TYPE_ONLY), [keys[i] for i in typed]))
         return payload, len(PER_KEY_UNTYPED) * len(keys) + len(typed), typed
 
-    def _read_measure(self, keys: list[bytes], typed: list[int] | None = None) -> _Measured:
-        n = len(keys)
+    def _take_replies(self, batch: _Batch, start: int, n: int, typed: list[int] | None, replies: list[Any]) -> None:
+        end = start + n
         if typed is None:
-            replies = self.link.read(REPLIES_PER_KEY * n)
-            types, pttls, sizes = replies[0::3], replies[1::3], replies[2::3]
-        else:
-            replies = self.link.read(len(PER_KEY_UNTYPED) * n + len(typed))
-            pttls, sizes = replies[0:2 * n:2], replies[1:2 * n:2]
-            types = [UNKNOWN_TYPE] * n
-            for i, kind in zip(typed, replies[2 * n:], strict=True):
-                types[i] = kind
-        limit = self.settings.big_key_bytes
-        try:
-            big = [i for i, size in enumerate(sizes) if size >= limit]
-        except TypeError:  # a nil (vanished key) or an error reply among them
-            big = [i for i, size in enumerate(sizes) if type(size) is int and size >= limit]
-        if big and typed is not None:
-            self._fill_types(keys, types, big)
-        elements = self._remeasure(keys, types, sizes, big) if big else {}
-        return _Measured(keys, types, pttls, sizes, elements, typed)
+            batch.types[start:end], batch.pttls[start:end], batch.sizes[start:end] = (
+                replies[0::3], replies[1::3], replies[2::3])
+            return
+        batch.pttls[start:end], batch.sizes[start:end] = replies[0:2 * n:2], replies[1:2 * n:2]
+        for i, kind in zip(typed, replies[2 * n:], strict=True):
+            batch.types[start + i] = kind
+        assert batch.typed is not None
+        batch.typed.extend(start + i for i in typed)
 
-    def _fill_types(self, keys: list[bytes], types: list[bytes], wanted: list[int]) -> None:
-        """TYPE for the keys among wanted whose type was not asked (big values need it; not in the sample)."""
-        missing = [i for i in wanted if types[i] == UNKNOWN_TYPE]
-        if missing:
-            template = self.link.per_key_template(*TYPE_ONLY)
-            self.link.send(_fill(template, [keys[i] for i in missing]), len(missing))
-            for i, kind in zip(missing, self.link.read(len(missing)), strict=True):
-                types[i] = kind if type(kind) is bytes else UNKNOWN_TYPE
+    # -- big values: type (when not asked), element count, then a bounded exact size -----------
+    def _remeasure(self, pipe: Pipeline, batch: _Batch, big: list[int]) -> None:
+        for i in big:
+            batch.elements[i] = -1
+        missing = [i for i in big if batch.types[i] == UNKNOWN_TYPE]
+        if not missing:
+            self._count_elements(pipe, batch, big)
+            return
+
+        def typed(replies: list[Any]) -> None:
+            for i, kind in zip(missing, replies, strict=True):
+                if type(kind) is bytes:
+                    batch.types[i] = kind
+            self._count_elements(pipe, batch, big)
+
+        self._follow_up(pipe, batch, _fill(self.link.per_key_template(*TYPE_ONLY), [batch.keys[i] for i in missing]),
+                        len(missing), typed)
+
+    def _count_elements(self, pipe: Pipeline, batch: _Batch, big: list[int]) -> None:
+        wanted = [i for i in big if batch.types[i] in LENGTH_COMMAND]
+        if not wanted:
+            return
+
+        def counted(replies: list[Any]) -> None:
+            again = []
+            for i, reply in zip(wanted, replies, strict=True):
+                found = as_int(reply)
+                if found is not None:
+                    batch.elements[i] = found
+                    if batch.types[i] != b"string":
+                        again.append(i)
+            self._size_exactly(pipe, batch, again)
+
+        payload = b"".join(self.link.pack(LENGTH_COMMAND[batch.types[i]], batch.keys[i]) for i in wanted)
+        self._follow_up(pipe, batch, payload, len(wanted), counted)
+
+    def _size_exactly(self, pipe: Pipeline, batch: _Batch, indices: list[int]) -> None:
+        """MEMORY USAGE with SAMPLES bounded by each value's element count, max_samples per request."""
+        cap = self.settings.max_samples
+        groups: list[list[tuple[int, int]]] = [[]]
+        total = 0
+        for i in indices:
+            samples = min(batch.elements[i], cap)
+            if groups[-1] and total + samples > cap:
+                groups.append([])
+                total = 0
+            groups[-1].append((i, samples))
+            total += samples
+        for group in filter(None, groups):
+            self._follow_up(pipe, batch, b"".join(self.link.pack(b"MEMORY", b"USAGE", batch.keys[i], b"SAMPLES", n)
+                                                  for i, n in group), len(group), _sizes_into(batch, group))
+
+    def _follow_up(self, pipe: Pipeline, batch: _Batch, payload: bytes, commands: int,
+                   handle: Callable[[list[Any]], None]) -> None:
+        """A request the batch waits for, ahead of every request not sent yet."""
+        batch.waiting += 1
+
+        def answered(replies: list[Any]) -> None:
+            handle(replies)
+            batch.waiting -= 1
+            self._fold_ready()
+
+        pipe.submit(Request(payload, commands, answered), urgent=True)
 
     def _resolve_largest_types(self) -> None:
         """Types by sampling: ask TYPE for the few largest keys per group whose type is not known yet."""
@@ -368,40 +413,37 @@ class NodeScanner:
             label = _type_name(kind) if type(kind) is bytes and kind != b"none" else "unknown"
             g.largest[g.largest.index(entry)] = (entry[0], entry[1], label, entry[3])
 
-    def _fold(self, m: _Measured, units: list[int] | None) -> None:
-        names = self.grouper.group_many(m.keys)
-        oh = self.overhead
-        if units is None:
-            self.agg.add(names, m.keys, m.types, m.pttls, m.sizes, oh.main_share, oh.expires_share,
-                         type_sample=m.typed)
-        else:
-            self.agg.add_units(names, m.keys, m.types, m.pttls, m.sizes, oh.main_share, oh.expires_share, units,
-                               type_sample=m.typed)
-        for i, count in m.elements.items():
-            self._record_big(names[i], m.keys[i], m.types[i], m.sizes[i], count)
-        self.progress(len(m.keys))
+    # -- folding, in the order the batches were started --------------------------------------------
+    def _fold_ready(self) -> None:
+        batches = self._batches
+        while batches and batches[0].waiting == 0:
+            batch = batches.popleft()
+            self._fold(batch)
+            if batch.units is None:
+                self.state.cursor = batch.after
+                self.state.slices += 1
+                self.state.done = batch.after == 0
+            else:
+                self.state.slices += len(batch.units)
+                self._stop = self._stop or self._precise_enough()
+            self._pace()
 
-    def _remeasure(self, keys: list[bytes], types: list[bytes], sizes: list[int], big: list[int]) -> dict[int, int]:
-        """Element counts of big values, and their size with SAMPLES bounded by that count."""
-        link = self.link
-        wanted = [i for i in big if types[i] in LENGTH_COMMAND]
-        if not wanted:
-            return dict.fromkeys(big, -1)
-        payload = b"".join(link.pack(LENGTH_COMMAND[types[i]], keys[i]) for i in wanted)
-        link.send(payload, len(wanted))
-        counts = {i: as_int(reply) for i, reply in zip(wanted, link.read(len(wanted)), strict=True)}
-        again = [i for i in wanted if types[i] != b"string" and counts[i] is not None]
-        if again:
-            payload = b"".join(
-                link.pack(b"MEMORY", b"USAGE", keys[i], b"SAMPLES", min(counts[i] or 0, self.settings.max_samples))
-                for i in again)
-            link.send(payload, len(again))
-            for i, reply in zip(again, link.read(len(again)), strict=True):
-                size = as_int(reply)
-                if size is not None:
-                    sizes[i] = size
-        found = {i: -1 if c is None else c for i, c in counts.items()}
-        return {i: found.get(i, -1) for i in big}
+    def _fold(self, batch: _Batch) -> None:
+        if not batch.keys:
+            for _ in batch.units or ():
+                self.agg.add_unit(0, {})
+            return
+        names = self.grouper.group_many(batch.keys)
+        oh = self.overhead
+        if batch.units is None:
+            self.agg.add(names, batch.keys, batch.types, batch.pttls, batch.sizes, oh.main_share, oh.expires_share,
+                         type_sample=batch.typed)
+        else:
+            self.agg.add_units(names, batch.keys, batch.types, batch.pttls, batch.sizes, oh.main_share,
+                               oh.expires_share, batch.units, type_sample=batch.typed)
+        for i, count in batch.elements.items():
+            self._record_big(names[i], batch.keys[i], batch.types[i], batch.sizes[i], count)
+        self.progress(len(batch.keys))
 
     def _record_big(self, name: str, key: bytes, kind: bytes, size: int, elements: int) -> None:
         g = self.agg.group(name)
@@ -437,6 +479,20 @@ class NodeScanner:
         if not hasattr(self, "_random"):
             self._random = random.Random(self.settings.seed)
         return self._random
+
+
+def _blank(n: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """A batch's types, PTTLs and sizes before the replies are in."""
+    return [UNKNOWN_TYPE] * n, [None] * n, [None] * n
+
+
+def _sizes_into(batch: _Batch, group: list[tuple[int, int]]) -> Callable[[list[Any]], None]:
+    def take(replies: list[Any]) -> None:
+        for (i, _), reply in zip(group, replies, strict=True):
+            size = as_int(reply)
+            if size is not None:
+                batch.sizes[i] = size
+    return take
 
 
 def _fill(template: bytes, keys: list[bytes]) -> bytes:

@@ -110,6 +110,8 @@ class GroupStats:
 
     def offer_largest(self, size: int, key: bytes, kind: str, elements: int = -1) -> None:
         entry = (size, key.decode("utf-8", "backslashreplace"), kind, elements)
+        if any(e[1] == entry[1] for e in self.largest):
+            return  # sampled mode can draw a key twice
         if len(self.largest) < TOP_K:
             heapq.heappush(self.largest, entry)
         elif size > self.largest[0][0]:

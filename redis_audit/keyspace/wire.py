@@ -102,12 +102,16 @@ class Link:
 
     def read_scan(self) -> tuple[int, list[bytes]]:
         """One SCAN reply: the next cursor and the keys, binary-safe."""
-        reply = self.read(1)[0]
-        if isinstance(reply, hiredis.ReplyError):
-            raise rexc.ResponseError(str(reply))
-        if not isinstance(reply, list) or len(reply) != 2 or not isinstance(reply[1], list):
-            raise rexc.InvalidResponse(f"unexpected SCAN reply {reply!r:.60}")
-        return int(reply[0]), reply[1]
+        return parse_scan(self.read(1)[0])
+
+
+def parse_scan(reply: Any) -> tuple[int, list[bytes]]:
+    """A SCAN reply as hiredis returns it: the next cursor and the keys."""
+    if isinstance(reply, hiredis.ReplyError):
+        raise rexc.ResponseError(str(reply))
+    if not isinstance(reply, list) or len(reply) != 2 or not isinstance(reply[1], list):
+        raise rexc.InvalidResponse(f"unexpected SCAN reply {reply!r:.60}")
+    return int(reply[0]), reply[1]
 
 
 def as_int(reply: Any) -> int | None:

@@ -161,6 +161,80 @@ def test_a_dropped_connection_resumes_from_the_cursor(standalone: Sandbox, monke
     assert result["totals"]["keys"] == 5100  # nothing lost; SCAN may repeat a key only while rehashing
 
 
+def load_big_values(sb: Sandbox) -> dict[str, tuple[str, int, int]]:
+    """Values over the census's 2 KB threshold, among limiter keys: {name: (type, elements, exact bytes)}."""
+    admin = admin_clients(sb)[0]
+    pipe = admin.pipeline(transaction=False)
+    shapes = {"big:hash:": 6, "big:zset:": 3, "big:set:": 2, "big:list:": 2, "big:str:": 3}
+    for prefix, count in shapes.items():
+        for i in range(count):
+            key, n = f"{prefix}{i}", 800 + 300 * i
+            if prefix == "big:hash:":
+                pipe.hset(key, mapping={f"field-{j}": "v" * 24 for j in range(n)})
+            elif prefix == "big:zset:":
+                pipe.zadd(key, {f"member-{j}": j for j in range(n)})
+            elif prefix == "big:set:":
+                pipe.sadd(key, *(f"member-{j}" for j in range(n)))
+            elif prefix == "big:list:":
+                pipe.rpush(key, *(f"item-{j}" for j in range(n)))
+            else:
+                pipe.set(key, "s" * (3000 + n))
+    pipe.execute()
+    found = {}
+    for key in admin.scan_iter("big:*"):
+        kind = admin.type(key)
+        length = {"hash": admin.hlen, "zset": admin.zcard, "set": admin.scard, "list": admin.llen,
+                  "string": admin.strlen}[kind](key)
+        found[key] = (kind, length, admin.memory_usage(key, samples=0))
+    return found
+
+
+@pytest.mark.parametrize(("mode", "types"), [("exact", "per-key"), ("exact", "sampled"), ("sampled", "per-key")])
+def test_big_values_are_measured_exactly_among_pipelined_requests(standalone: Sandbox, mode: str, types: str) -> None:
+    # Small requests: many are under way when a big value's re-measure is queued behind them.
+    load(standalone, rl=4000, rlz=200, cache=100)
+    big = load_big_values(standalone)
+    scan = ScanSettings(slice_budget_us=300, types=types, seed=7)
+    result = census(standalone, CensusOptions(mode=mode, budget=1_000_000, scan=scan))
+    assert result["complete"]
+    reported = {e["key"]: e for e in result["bigKeys"]["examples"]}
+    for key, entry in reported.items():
+        assert (entry["type"], entry["elements"], entry["bytes"]) == big[key], key
+    if mode == "exact":
+        assert set(reported) == set(big) and result["bigKeys"]["count"] == len(big)
+        assert result["totals"]["keys"] == dbsize(standalone)
+        assert groups(result)["rl:*:*"]["keys"] == 4000
+    else:
+        assert reported  # a sample of 16 big values among 4,316 keys, drawn with a fixed seed
+
+
+@pytest.mark.parametrize(("mode", "types"), [("exact", "per-key"), ("exact", "sampled"), ("sampled", "per-key")])
+def test_the_server_never_holds_more_than_the_window(standalone: Sandbox, monkeypatch: pytest.MonkeyPatch,
+                                                      mode: str, types: str) -> None:
+    """What the census has sent and not yet read is all the server can be working on for it at once."""
+    load(standalone, rl=6000, rlz=300, cache=200)
+    load_big_values(standalone)
+    unanswered = {"now": 0, "most": 0}
+    real_send, real_read = Link.send, Link.read
+
+    def send(self: Link, data: bytes, commands: int) -> None:
+        unanswered["now"] += commands
+        unanswered["most"] = max(unanswered["most"], unanswered["now"])
+        real_send(self, data, commands)
+
+    def read(self: Link, count: int) -> list[Any]:
+        unanswered["now"] -= count
+        return real_read(self, count)
+
+    monkeypatch.setattr(Link, "send", send)
+    monkeypatch.setattr(Link, "read", read)
+    scan = ScanSettings(slice_budget_us=500, window=2, types=types)
+    result = census(standalone, CensusOptions(mode=mode, budget=1_000_000, scan=scan))
+    assert result["complete"] and result["commands"] > 5_000
+    per_request = max(scan.chunk_keys(3 if types == "per-key" else 2) * 3, scan.slices_per_batch)
+    assert 0 < unanswered["most"] <= 2 * per_request < result["commands"] / 4
+
+
 def test_cluster_scans_each_primary_once(cluster: Sandbox) -> None:
     load(cluster, rl=3000, rlz=150, cache=90)
     result = census(cluster, CensusOptions(mode="exact"))
