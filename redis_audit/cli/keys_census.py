@@ -67,7 +67,10 @@ def render_table(result: dict[str, Any]) -> str:
     table = tabulate(rows, headers=["group", "keys", "types", "bytes (corrected)", "B/key", "B/key (MEMORY USAGE)",
                                     "no TTL", "TTL histogram"])
     totals: dict[str, Any] = result.get("totals") or {}
-    footer = (f"\nmode {result.get('mode')}, {result.get('commands'):,} commands, {result.get('durationMs')} ms; "
+    mode = str(result.get("mode"))
+    if result.get("modeRequested"):
+        mode += f" ({result.get('modeRequested')} was asked; the budget covered every key)"
+    footer = (f"\nmode {mode}, {result.get('commands'):,} commands, {result.get('durationMs')} ms; "
               f"total {totals.get('correctedBytes', 0):,} B corrected vs used_memory {totals.get('usedMemory', 0):,} B")
     examples = [e for g in (groups if isinstance(groups, list) else []) if isinstance(g, dict)
                 for e in g.get("noTtlExamples", [])[:3] if g.get("noTtl")]

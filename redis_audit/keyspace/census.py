@@ -112,6 +112,9 @@ def run_census(target: Target, topology: Topology, options: CensusOptions,
         raise CensusError("no primary to scan")
     prepared = [_prepare(node, target, options) for node in chosen]
     total = sum(p.dbsize for p in prepared)
+    mode = options.mode
+    if mode == "sampled" and _exact_cost(total, options.scan) <= options.budget:
+        mode = "exact"  # the budget covers every key: an exact answer costs less than an estimate
     done = [0]
 
     def advance(n: int) -> None:
@@ -124,7 +127,7 @@ def run_census(target: Target, topology: Topology, options: CensusOptions,
 
     def scan(p: _Prepared) -> NodeCensus:
         share = p.dbsize / total if total else 1.0 / len(prepared)
-        settings = replace(options.scan, mode=options.mode, deadline=deadline,
+        settings = replace(options.scan, mode=mode, deadline=deadline,
                            budget=max(int(options.budget * share), 1000))
         link = Link(p.client)
         if cluster_replica and str(p.node.role) == "replica":
@@ -139,7 +142,7 @@ def run_census(target: Target, topology: Topology, options: CensusOptions,
         finally:
             link.close()
         return NodeCensus(str(p.node.address), str(p.node.role), p.dbsize, p.expires, p.used_memory,
-                          options.mode == "sampled", agg, state, p.overhead, link.commands_sent)
+                          mode == "sampled", agg, state, p.overhead, link.commands_sent)
 
     if len(prepared) == 1:
         nodes = [scan(prepared[0])]
@@ -148,5 +151,12 @@ def run_census(target: Target, topology: Topology, options: CensusOptions,
                                 thread_name_prefix="census") as pool:
             nodes = list(pool.map(scan, prepared))
     labels = nodes[0].agg.labels
-    return merge(nodes, options.mode, labels, int((time.monotonic() - started) * 1000),
-                 options.scan.type_sample_every)
+    result = merge(nodes, mode, labels, int((time.monotonic() - started) * 1000), options.scan.type_sample_every)
+    if mode != options.mode:
+        result["modeRequested"] = options.mode
+    return result
+
+
+def _exact_cost(keys: int, scan: ScanSettings) -> int:
+    """Commands an exact census of this many keys sends: the per-key ones, and a SCAN per slice of ~100."""
+    return keys * (3 if scan.types == "per-key" else 2) + keys // 100 + 10

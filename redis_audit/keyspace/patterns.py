@@ -1,7 +1,9 @@
 """Key → group: the longest profile prefix that matches, else a pattern inferred from the key's shape.
 
 Inference splits on ':' and replaces the segments that look like identifiers with '*':
-numbers, hex and UUIDs, IPv4/IPv6 addresses, and long mixed letter-digit tokens. Hash tags
+numbers, hex and UUIDs, IPv4/IPv6 addresses, and long mixed letter-digit tokens; a short word
+followed by a number keeps the word (``u123`` → ``u*``, ``shard7`` → ``shard*``), so that
+``user:u123`` and ``user:u124`` share a group instead of making one group per user. Hash tags
 keep their braces ('{user:42}' → '{*}'). ``rl:1234:28900000`` → ``rl:*:*``,
 ``rlz:10.1.2.3`` → ``rlz:*``, ``cache:user:10000042`` → ``cache:user:*``.
 """
@@ -17,10 +19,14 @@ _IDENTIFIER = re.compile(
     rb"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # UUIDs
     rb"|(?=[A-Za-z_\-]*[0-9])[A-Za-z0-9_\-+/=]{16,}"  # long tokens with digits (ids, base64)
 )
+_NUMBERED = re.compile(rb"([A-Za-z][A-Za-z_\-]*)[0-9]+")  # a word, then a number: 'u123', 'shard7'
 _CACHE_LIMIT = 100_000
-# Every rule above treats all digits alike, so keys that differ only in their digits share a
-# pattern: the key with its digits replaced by '0' is a safe cache key (and a cheap one).
+# Every rule above treats all digits alike, so two keys that differ only in their digits have the
+# same pattern when that pattern holds no digit (every digit became '*'): for those, the key with
+# its digits replaced by '0' is a safe cache key (and a cheap one). 'auth:2fa:17' keeps '2fa', so
+# its shape would also answer for 'auth:3fa:18'; such patterns are not cached by shape.
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_DIGITS = frozenset("0123456789")
 
 
 class Grouper:
@@ -64,14 +70,21 @@ class Grouper:
                 name = OTHER
             else:
                 self._groups.add(name)
-        if len(self._shapes) < _CACHE_LIMIT:
+        if len(self._shapes) < _CACHE_LIMIT and _DIGITS.isdisjoint(name):
             self._shapes[shape] = name
         return name
 
     @staticmethod
     def infer(key: bytes) -> str:
-        pattern = b":".join(b"*" if _IDENTIFIER.fullmatch(part) else part for part in key.split(b":"))
+        pattern = b":".join(map(_segment_pattern, key.split(b":")))
         # A hash tag may have been split by ':'; re-join and collapse its contents.
         if b"{" in pattern:
             pattern = re.sub(rb"\{[^}]*\}", b"{*}", pattern)
         return pattern.decode("utf-8", "backslashreplace")
+
+
+def _segment_pattern(part: bytes) -> bytes:
+    if _IDENTIFIER.fullmatch(part):
+        return b"*"
+    numbered = _NUMBERED.fullmatch(part)
+    return numbered.group(1) + b"*" if numbered else part

@@ -42,9 +42,19 @@ def test_grouper_infers_patterns_and_honours_prefixes() -> None:
     keys = [b"rl:1:2", b"cache:user:7", b"cache:item:9", b"rl:3:4", b"x:55"]
     assert g.group_many(keys) == [g.group(k) for k in keys] == ["rl:*:*", "cache:*", "cache:*", "rl:*:*", "x:*"]
     digits = Grouper(prefixes=("t1:",))  # a prefix with a digit: keys t1:.. and t2:.. share a shape
-    assert digits.group_many([b"t1:5", b"t2:5", b"t1:6"]) == ["t1:*", "t2:*", "t1:*"]
+    assert digits.group_many([b"t1:5", b"t2:5", b"t1:6"]) == ["t1:*", "t*:*", "t1:*"]
+    # A word and a number: one group for all users, not one per user.
+    assert g.group_many([b"user:u123:rl", b"user:u124:rl", b"shard7:x"]) == ["user:u*:rl", "user:u*:rl", "shard*:x"]
     capped = Grouper(max_groups=2)
     assert [capped.group(k) for k in (b"a:1", b"b:1", b"c:1")] == ["a:*", "b:*", "<other>"]
+
+
+def test_keys_differing_in_a_kept_segment_keep_their_own_group() -> None:
+    g = Grouper()
+    keys = [b"auth:2fa:17", b"auth:3fa:18", b"auth:2fa:19", b"7d:rl:1", b"8d:rl:2"]
+    expected = ["auth:2fa:*", "auth:3fa:*", "auth:2fa:*", "7d:rl:*", "8d:rl:*"]
+    assert g.group_many(keys) == expected
+    assert g.group_many(keys) == expected  # and again, from the cache
 
 
 def test_exact_census_finds_every_ttl_less_key(standalone: Sandbox) -> None:
@@ -117,13 +127,24 @@ def test_sampled_agrees_with_exact_within_the_interval(standalone: Sandbox) -> N
 def test_sampled_stops_once_the_limiter_groups_are_precise(standalone: Sandbox) -> None:
     load(standalone, rl=20_000, rlz=3000, cache=2000)
     scan = ScanSettings(seed=3, min_units=200, target_ci_bp=1000, precise_prefixes=("rl:", "rlz:"))
-    result = census(standalone, CensusOptions(mode="sampled", budget=1_000_000, scan=scan))
-    assert result["complete"] and result["commands"] < 200_000  # stopped long before the budget
+    # Just under what an exact census would cost (25,000 keys x 3 commands), which it would run instead.
+    result = census(standalone, CensusOptions(mode="sampled", budget=74_000, scan=scan))
+    assert result["mode"] == "sampled" and result["complete"]
+    assert result["commands"] < 25_000  # stopped long before the budget
     found = groups(result)
     for name in ("rl:*:*", "rlz:*"):
         assert found[name]["ci95"]["bytes"] * 10_000 <= 1000 * found[name]["bytes"], name
     # The cache groups are not judged: they get what the sample gives, with their own interval.
     assert found["cache:user:*"]["ci95"]["bytes"] > 0
+
+
+def test_a_budget_that_covers_every_key_buys_the_exact_answer(standalone: Sandbox) -> None:
+    load(standalone, rl=600, rlz=60, cache=40)
+    result = census(standalone, CensusOptions(mode="sampled", budget=200_000))
+    assert result["mode"] == "exact" and result["modeRequested"] == "sampled"
+    found = groups(result)
+    assert found["rl:*:*"]["keys"] == 600 and found["rl:*:*"]["ci95"]["bytes"] == 0
+    assert result["commands"] < 3 * 700 + 100
 
 
 def test_vanished_keys_and_binary_names(standalone: Sandbox) -> None:
@@ -195,7 +216,8 @@ def test_big_values_are_measured_exactly_among_pipelined_requests(standalone: Sa
     load(standalone, rl=4000, rlz=200, cache=100)
     big = load_big_values(standalone)
     scan = ScanSettings(slice_budget_us=300, types=types, seed=7)
-    result = census(standalone, CensusOptions(mode=mode, budget=1_000_000, scan=scan))
+    result = census(standalone, CensusOptions(mode=mode, budget=12_000, scan=scan))  # exact would cost ~13,000
+    assert result["mode"] == mode
     assert result["complete"]
     reported = {e["key"]: e for e in result["bigKeys"]["examples"]}
     for key, entry in reported.items():
@@ -229,8 +251,8 @@ def test_the_server_never_holds_more_than_the_window(standalone: Sandbox, monkey
     monkeypatch.setattr(Link, "send", send)
     monkeypatch.setattr(Link, "read", read)
     scan = ScanSettings(slice_budget_us=500, window=2, types=types)
-    result = census(standalone, CensusOptions(mode=mode, budget=1_000_000, scan=scan))
-    assert result["complete"] and result["commands"] > 5_000
+    result = census(standalone, CensusOptions(mode=mode, budget=15_000, scan=scan))  # exact would cost ~19,500
+    assert result["mode"] == mode and result["complete"] and result["commands"] > 5_000
     per_request = max(scan.chunk_keys(3 if types == "per-key" else 2) * 3, scan.slices_per_batch)
     assert 0 < unanswered["most"] <= 2 * per_request < result["commands"] / 4
 
