@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from redis_audit.collect.base import Collector
+from redis_audit.collect.base import Declared
 from redis_audit.guard import DATA_NODE_READ_COMMANDS, SENTINEL_READ_COMMANDS, acl_rule_tokens
 from redis_audit.topology import DATA_ROLES, Role
 
@@ -51,7 +51,7 @@ class Suggestion:
     unprovided: list[str]  # facts a check needs that no collector declares
 
 
-def needed_commands(needs: Iterable[str], collectors: Sequence[Collector], *, sentinel: bool) -> tuple[set[str],
+def needed_commands(needs: Iterable[str], collectors: Sequence[Declared], *, sentinel: bool) -> tuple[set[str],
                                                                                                    set[str]]:
     """(commands the collectors providing `needs` send to this kind of node, facts nobody provides)."""
     wanted = set(needs)
@@ -65,7 +65,7 @@ def needed_commands(needs: Iterable[str], collectors: Sequence[Collector], *, se
     return commands, wanted - provided
 
 
-def suggest_rule(needs: Iterable[str], collectors: Sequence[Collector], version: tuple[int, int], *,
+def suggest_rule(needs: Iterable[str], collectors: Sequence[Declared], version: tuple[int, int], *,
                  sentinel: bool = False) -> Suggestion:
     """The least-privilege ACL tokens for the facts `needs`, derived from the collectors' declarations.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from redis_audit.acl import Suggestion, suggest_rule
-from redis_audit.collect import node_collectors
+from redis_audit.collect import declared_collectors
 from redis_audit.registry import all_checks, discover_packs
 
 
@@ -34,7 +34,7 @@ def suggest(user: str, server_version: str) -> None:
     version = (int(major), int(minor or 0))
     checks = all_checks(discover_packs())
     needs = {fact for check in checks for fact in check.meta.needs}
-    collectors = node_collectors()
+    collectors = declared_collectors()
     data = suggest_rule(needs, collectors, version)
     sentinel = suggest_rule(needs, collectors, version, sentinel=True)
     click.echo(f"# Derived from the facts {len(checks)} registered checks need ({len(needs)} facts).")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from redis_audit.collect.base import Collector, DeploymentCollector
+    from redis_audit.collect.base import Collector, Declared, DeploymentCollector
 
 
 def node_collectors() -> list[Collector]:
@@ -59,3 +59,10 @@ def deployment_collectors() -> list[DeploymentCollector]:
     from redis_audit.collect.latency import LocalLatencyProbe
 
     return [AwsControlPlaneCollector(), LocalLatencyProbe(), KeyspaceCensusCollector()]
+
+
+def declared_collectors() -> list[Declared]:
+    """Every collector that talks to data nodes or Sentinels: the per-node ones and the keyspace census."""
+    from redis_audit.collect.keyspace import KeyspaceCensusCollector
+
+    return [*node_collectors(), KeyspaceCensusCollector()]

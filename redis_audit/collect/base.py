@@ -118,15 +118,20 @@ class CollectContext:
     timeouts: Timeouts = field(default_factory=Timeouts)
 
 
-class Collector(Protocol):
-    """Gathers facts from one node. Implementations live beside this module."""
+class Declared(Protocol):
+    """What a collector sends to which nodes, and the facts it stores.
+
+    `acl suggest` derives the auditor's ACL from these, for the facts the registered checks need.
+    """
 
     name: str
     roles: frozenset[Role]
-    # What it sends (allowlist keys such as "config|get") and the facts it stores: `acl suggest`
-    # derives the auditor's ACL from these, for the facts the registered checks need.
-    commands: tuple[str, ...]
+    commands: tuple[str, ...]  # allowlist keys such as "config|get"
     provides: tuple[str, ...]
+
+
+class Collector(Declared, Protocol):
+    """Gathers facts from one node. Implementations live beside this module."""
 
     def applies(self, session: NodeSession, ctx: CollectContext) -> bool: ...
 

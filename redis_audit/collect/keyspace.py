@@ -12,12 +12,16 @@ from typing import TYPE_CHECKING
 from redis_audit.collect.base import CollectContext, Deadline, DeadlineExceeded
 from redis_audit.profile import Profile
 from redis_audit.snapshot import Fact
+from redis_audit.topology import Role
 
 if TYPE_CHECKING:
     from redis_audit.keyspace import CensusOptions
 
 # Leave this much of the run's deadline to the node collectors and the report.
 DEADLINE_MARGIN_S = 2.0
+# What redis_audit.keyspace sends to the nodes it scans (census.py, scanner.py), for `acl suggest`.
+CENSUS_COMMANDS = ("info", "memory|stats", "scan", "type", "pttl", "memory|usage", "strlen", "hlen", "scard",
+                   "zcard", "llen", "xlen", "readonly")
 
 
 def census_options(profile: Profile, time_budget_s: float) -> CensusOptions:
@@ -43,6 +47,10 @@ def census_options(profile: Profile, time_budget_s: float) -> CensusOptions:
 
 class KeyspaceCensusCollector:
     name = "keyspace.census"
+    # It scans primaries, or replicas when [keyspace] read_from_replicas says so.
+    roles = frozenset({Role.PRIMARY, Role.REPLICA})
+    commands: tuple[str, ...] = CENSUS_COMMANDS
+    provides: tuple[str, ...] = ("keyspace.census",)
 
     def applies(self, ctx: CollectContext) -> bool:
         return ctx.profile.keyspace.enabled and bool(ctx.topology.primaries())

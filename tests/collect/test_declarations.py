@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from redis_audit.acl import auditor_acl_rule, suggest_rule
 from redis_audit.cli.main import main
-from redis_audit.collect import deployment_collectors, node_collectors
+from redis_audit.collect import declared_collectors, deployment_collectors, node_collectors
 from redis_audit.guard import READ_ONLY
 from redis_audit.registry import all_checks, discover_packs
 
 
 def test_every_declared_command_is_on_the_read_only_allowlist():
-    for collector in node_collectors():
+    for collector in declared_collectors():
         assert set(collector.commands) <= READ_ONLY.allowed, collector.name
 
 
@@ -39,6 +39,14 @@ def test_suggestion_follows_the_needs_and_the_version():
     assert suggest_rule(["no.such.fact"], collectors, (7, 0)).unprovided == ["no.such.fact"]
 
 
+def test_the_census_gets_its_key_commands_and_a_read_only_key_pattern():
+    census = suggest_rule(["keyspace.census"], declared_collectors(), (7, 0))
+    for command in ("+scan", "+pttl", "+type", "+memory|usage", "+memory|stats", "+zcard"):
+        assert command in census.tokens
+    assert "%R~*" in census.tokens and "resetkeys" not in census.tokens
+    assert "~*" in suggest_rule(["keyspace.census"], declared_collectors(), (6, 2)).tokens
+
+
 def test_cli_prints_data_and_sentinel_rules(capsys):
     assert main(["acl", "suggest", "--user", "auditor", "--server-version", "7.0"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("ACL SETUSER auditor")]
@@ -50,4 +58,4 @@ def test_cli_prints_data_and_sentinel_rules(capsys):
 def test_the_sandbox_auditor_rule_still_covers_the_suggestion():
     granted = set(auditor_acl_rule((7, 0)))
     needs = {f for c in all_checks(discover_packs()) for f in c.meta.needs}
-    assert set(suggest_rule(needs, node_collectors(), (7, 0)).tokens) - {"resetkeys"} <= granted
+    assert set(suggest_rule(needs, declared_collectors(), (7, 0)).tokens) - {"resetkeys", "%R~*"} <= granted
