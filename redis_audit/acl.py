@@ -37,8 +37,8 @@ DATA_DISCOVERY_COMMANDS = ("info", "cluster|shards", "cluster|nodes")
 SENTINEL_DISCOVERY_COMMANDS = ("info", "sentinel|master", "sentinel|masters", "sentinel|replicas",
                                "sentinel|sentinels", "sentinel|myid")
 # Commands that read keys: they need a key pattern, read-only where the server knows '%R~'.
-KEY_COMMANDS = frozenset({"ttl", "pttl", "type", "exists", "object|encoding", "strlen", "zcard", "hlen", "scard",
-                          "llen", "xlen", "memory|usage"})
+KEY_COMMANDS = frozenset({"ttl", "pttl", "type", "exists", "object|encoding", "object|refcount", "strlen", "zcard",
+                          "hlen", "scard", "llen", "xlen", "memory|usage"})
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ DATA_NODE_READ_COMMANDS: tuple[AllowedCommand, ...] = (
     *_cmds("memory|usage memory|stats memory|doctor"),
     *_cmds("cluster|info cluster|nodes cluster|slots cluster|myid cluster|keyslot"),
     *_cmds("cluster|shards", since=(7, 0)),
-    *_cmds("scan ttl pttl type exists object|encoding strlen zcard hlen scard llen xlen"),
+    *_cmds("scan ttl pttl type exists object|encoding object|refcount strlen zcard hlen scard llen xlen"),
     # Connection state only: lets a cluster replica answer key reads (census from replicas).
     *_cmds("readonly"),
 )

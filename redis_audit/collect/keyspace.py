@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 # Leave this much of the run's deadline to the node collectors and the report.
 DEADLINE_MARGIN_S = 2.0
 # What redis_audit.keyspace sends to the nodes it scans (census.py, scanner.py), for `acl suggest`.
-CENSUS_COMMANDS = ("info", "memory|stats", "scan", "type", "pttl", "memory|usage", "strlen", "hlen", "scard",
-                   "zcard", "llen", "xlen", "readonly")
+CENSUS_COMMANDS = ("info", "memory|stats", "scan", "type", "pttl", "memory|usage", "object|refcount",
+                   "object|encoding", "strlen", "hlen", "scard", "zcard", "llen", "xlen", "readonly")
 
 
 def census_options(profile: Profile, time_budget_s: float) -> CensusOptions:

@@ -99,8 +99,11 @@ def _prepare(node: Node, target: Target, options: CensusOptions) -> _Prepared:
         overhead = oh.from_memory_stats(stats, keys, expires, counted) or overhead
     except redis.RedisError:
         pass  # denied or unknown: keep the estimate from the key counts
-    used = int(info.get("memory", {}).get("used_memory", "0") or 0)
-    return _Prepared(node, client, keys, expires, used, overhead)
+    memory = info.get("memory", {})
+    used = int(memory.get("used_memory", "0") or 0)
+    shared = oh.shares_integers(engine, ((*version, 0, 0, 0))[:3], int(memory.get("maxmemory", "0") or 0),  # type: ignore[arg-type]
+                                memory.get("maxmemory_policy", ""))
+    return _Prepared(node, client, keys, expires, used, replace(overhead, shared_integers=shared))
 
 
 def run_census(target: Target, topology: Topology, options: CensusOptions,

@@ -5,6 +5,13 @@ count the key's entry in the expires dict (24 B on Redis 6/7) nor the bucket arr
 and expires dicts (8 B per slot, a power of two per table, both tables while rehashing). For small
 limiter counters that is a third of their real cost (see docs/benchmarks.md).
 
+Both it and ``MEMORY STATS`` count a dict entry as ``sizeof(dictEntry)``, 24 B, while the
+allocator hands out 32 (jemalloc's and glibc's 64-bit size classes): 8 B more per key in each
+dict, measured (a load of small counters under allkeys-lru cost 130 B/key, 113 without the slack);
+the scanner adds the same slack per element to big hashes, sets and sorted sets kept in hash
+tables. MEMORY USAGE also counts a 16 B value object that small integers shared by the server do
+not cost (see ``SHARED_VALUE``); the scanner finds those with OBJECT REFCOUNT on a uniform sample.
+
 ``MEMORY STATS`` reports both dicts' overhead (entries + robjs + buckets for main, entries + buckets
 for expires), so the missing bytes are read from the server rather than guessed; when it is denied
 the power-of-two sizes are estimated from the key counts.
@@ -16,8 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 
 DICT_ENTRY = 24  # sizeof(dictEntry) on 64-bit Redis 6/7 and Valkey < 8.1
+ENTRY_ALLOCATION = 32  # what the allocator hands out for it
 ROBJ = 16  # sizeof(robj)
 POINTER = 8
+# A value the server shares (integers 0-9999 unless maxmemory is set with an LRU/LFU policy) has this
+# refcount; MEMORY USAGE still counts its robj for every key that points to it.
+SHARED_REFCOUNT = 2**31 - 1
+SHARED_VALUE = ROBJ
+NO_SHARED_INTEGERS = frozenset({"allkeys-lru", "allkeys-lfu", "volatile-lru", "volatile-lfu"})
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,7 @@ class Overhead:
     source: str  # "memory-stats" or "estimated"
     main_buckets: int  # bytes
     expires_bytes: int
+    shared_integers: bool = False  # small integer values point to shared objects (see SHARED_VALUE)
 
 
 def next_power_of_two(n: int) -> int:
@@ -36,8 +50,9 @@ def next_power_of_two(n: int) -> int:
 
 
 def from_counts(keys: int, expires: int) -> Overhead:
-    main = next_power_of_two(keys) * POINTER
-    exp = expires * DICT_ENTRY + next_power_of_two(expires) * POINTER
+    slack = ENTRY_ALLOCATION - DICT_ENTRY
+    main = next_power_of_two(keys) * POINTER + keys * slack
+    exp = expires * ENTRY_ALLOCATION + next_power_of_two(expires) * POINTER
     return _shares(keys, expires, main, exp, "estimated")
 
 
@@ -50,7 +65,9 @@ def from_memory_stats(stats: dict[str, Any], keys: int, expires: int, counted_pe
     exp = db.get("overhead.hashtable.expires")
     if not isinstance(main, int) or not isinstance(exp, int):
         return None
-    return _shares(keys, expires, max(main - keys * counted_per_key, 0), exp, "memory-stats")
+    slack = ENTRY_ALLOCATION - DICT_ENTRY if counted_per_key else 0  # classic dict entries only
+    return _shares(keys, expires, max(main - keys * counted_per_key, 0) + keys * slack, exp + expires * slack,
+                   "memory-stats")
 
 
 def counted_per_key(engine: str, version: tuple[int, int, int]) -> int:
@@ -58,6 +75,12 @@ def counted_per_key(engine: str, version: tuple[int, int, int]) -> int:
     if engine == "valkey" and version >= (8, 1, 0):
         return 0
     return DICT_ENTRY + ROBJ
+
+
+def shares_integers(engine: str, version: tuple[int, int, int], maxmemory: int, policy: str) -> bool:
+    """Whether small integer values point to the server's shared objects (classic layouts only)."""
+    classic = counted_per_key(engine, version) > 0
+    return classic and (maxmemory == 0 or policy not in NO_SHARED_INTEGERS)
 
 
 def _shares(keys: int, expires: int, main: int, exp: int, source: str) -> Overhead:

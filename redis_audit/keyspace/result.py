@@ -93,6 +93,7 @@ class NodeCensus:
             "overheadSource": self.overhead.source,
             "mainBucketBytes": self.overhead.main_buckets,
             "expiresBytes": self.overhead.expires_bytes,
+            "sharedIntegers": self.overhead.shared_integers,
             "ttlKeysSeen": self.agg.ttl_keys,
             "maxExpiringSameSecondBp": basis_points(peak, self.agg.ttl_keys),
             "bigKeyCount": round(self.state.big_key_count * self.scale()),

@@ -21,7 +21,7 @@ from typing import Any
 
 from redis import exceptions as rexc
 
-from redis_audit.keyspace.overhead import Overhead
+from redis_audit.keyspace.overhead import DICT_ENTRY, ENTRY_ALLOCATION, SHARED_REFCOUNT, SHARED_VALUE, Overhead
 from redis_audit.keyspace.patterns import Grouper
 from redis_audit.keyspace.pipeline import Pipeline, Request
 from redis_audit.keyspace.stats import Aggregator, _type_name
@@ -39,6 +39,10 @@ REPLIES_PER_KEY = len(PER_KEY)
 # type_sample_every-th key in SCAN order (hash order, unrelated to the names: a uniform sample).
 PER_KEY_UNTYPED = (((b"PTTL",), ()), ((b"MEMORY", b"USAGE"), ()))
 TYPE_ONLY = (((b"TYPE",), ()),)
+# On servers that share small integers: OBJECT REFCOUNT for every refcount_every-th key, a uniform sample
+# of which keys point to a shared value (MEMORY USAGE counts its robj all the same).
+REFCOUNT_ONLY = (((b"OBJECT", b"REFCOUNT"), ()),)
+DICT_ENCODINGS = (b"hashtable", b"skiplist")  # collections whose elements sit in dict entries
 UNKNOWN_TYPE = b""  # a key whose TYPE was not asked (types by sampling)
 TYPE_MODES = ("per-key", "sampled")
 
@@ -68,6 +72,7 @@ class ScanSettings:
     retries: int = 5
     types: str = "per-key"  # or "sampled": TYPE only for every type_sample_every-th key (labelled in the output)
     type_sample_every: int = 16
+    refcount_every: int = 16  # when the server shares integers (Overhead.shared_integers)
 
     def scan_count(self) -> int:
         """SCAN COUNT whose slice stays within half the budget (replies vary around COUNT)."""
@@ -112,6 +117,8 @@ class _Batch:
     units: list[int] | None = None  # sampled: each unit's key count, in order
     typed: list[int] | None = None  # types by sampling: the indices whose TYPE belongs to the uniform sample
     elements: dict[int, int] = field(default_factory=dict)  # index -> element count, for big values
+    # index -> bytes to add to the key's corrected size (negative: a shared value, for the keys it stands for)
+    adjust: dict[int, int] = field(default_factory=dict)
     waiting: int = 0  # its requests not answered yet
 
 
@@ -131,6 +138,8 @@ class NodeScanner:
         self.replies_per_key = REPLIES_PER_KEY if self.typed else len(PER_KEY_UNTYPED)
         self._chunk = settings.chunk_keys(self.replies_per_key)
         self._positions = 0  # keys requested so far, in SCAN order (types by sampling: the stride's phase)
+        self._refcount_every = settings.refcount_every if overhead.shared_integers else 0
+        self._refcount_positions = 0
         self._batches: deque[_Batch] = deque()  # started, in order; folded from the front once measured
         self._stop = False  # sampled: the judged groups are precise enough
         aggregator.types_sampled = not self.typed
@@ -292,9 +301,18 @@ class NodeScanner:
 
     def _submit_chunk(self, pipe: Pipeline, batch: _Batch, start: int, keys: list[bytes]) -> None:
         payload, commands, typed = self._request(keys)
+        shared = self._refcount_sample(len(keys))
+        if shared:
+            payload += _fill(self.link.per_key_template(*REFCOUNT_ONLY), [keys[i] for i in shared])
+            commands += len(shared)
         batch.waiting += 1
 
         def measured(replies: list[Any]) -> None:
+            if shared:
+                for i, count in zip(shared, replies[len(replies) - len(shared):], strict=True):
+                    if count == SHARED_REFCOUNT:
+                        batch.adjust[start + i] = -SHARED_VALUE * self._refcount_every
+                replies = replies[:len(replies) - len(shared)]
             self._take_replies(batch, start, len(keys), typed, replies)
             limit = self.settings.big_key_bytes
             big = [start + i for i, size in enumerate(batch.sizes[start:start + len(keys)])
@@ -319,6 +337,15 @@ class NodeScanner:
         payload = (_fill(link.per_key_template(*PER_KEY_UNTYPED), keys)
                    + _fill(link.per_key_template(*TYPE_ONLY), [keys[i] for i in typed]))
         return payload, len(PER_KEY_UNTYPED) * len(keys) + len(typed), typed
+
+    def _refcount_sample(self, n: int) -> list[int]:
+        """The indices, among the next n keys in SCAN order, whose OBJECT REFCOUNT is asked."""
+        every = self._refcount_every
+        if not every:
+            return []
+        picked = list(range((-self._refcount_positions) % every, n, every))
+        self._refcount_positions += n
+        return picked
 
     def _take_replies(self, batch: _Batch, start: int, n: int, typed: list[int] | None, replies: list[Any]) -> None:
         end = start + n
@@ -351,22 +378,29 @@ class NodeScanner:
                         len(missing), typed)
 
     def _count_elements(self, pipe: Pipeline, batch: _Batch, big: list[int]) -> None:
+        """Element counts, and for collections their encoding: a hash table's entries cost more than it says."""
         wanted = [i for i in big if batch.types[i] in LENGTH_COMMAND]
         if not wanted:
             return
+        collections = [i for i in wanted if batch.types[i] != b"string"]
 
         def counted(replies: list[Any]) -> None:
             again = []
-            for i, reply in zip(wanted, replies, strict=True):
+            for i, reply in zip(wanted, replies[:len(wanted)], strict=True):
                 found = as_int(reply)
                 if found is not None:
                     batch.elements[i] = found
                     if batch.types[i] != b"string":
                         again.append(i)
+            for i, encoding in zip(collections, replies[len(wanted):], strict=True):
+                if encoding in DICT_ENCODINGS and batch.elements.get(i, -1) > 0:
+                    # MEMORY USAGE counts sizeof(dictEntry) per element; the allocator hands out more.
+                    batch.adjust[i] = batch.elements[i] * (ENTRY_ALLOCATION - DICT_ENTRY)
             self._size_exactly(pipe, batch, again)
 
         payload = b"".join(self.link.pack(LENGTH_COMMAND[batch.types[i]], batch.keys[i]) for i in wanted)
-        self._follow_up(pipe, batch, payload, len(wanted), counted)
+        payload += b"".join(self.link.pack(b"OBJECT", b"ENCODING", batch.keys[i]) for i in collections)
+        self._follow_up(pipe, batch, payload, len(wanted) + len(collections), counted)
 
     def _size_exactly(self, pipe: Pipeline, batch: _Batch, indices: list[int]) -> None:
         """MEMORY USAGE with SAMPLES bounded by each value's element count, max_samples per request."""
@@ -437,10 +471,10 @@ class NodeScanner:
         oh = self.overhead
         if batch.units is None:
             self.agg.add(names, batch.keys, batch.types, batch.pttls, batch.sizes, oh.main_share, oh.expires_share,
-                         type_sample=batch.typed)
+                         type_sample=batch.typed, adjust=batch.adjust)
         else:
             self.agg.add_units(names, batch.keys, batch.types, batch.pttls, batch.sizes, oh.main_share,
-                               oh.expires_share, batch.units, type_sample=batch.typed)
+                               oh.expires_share, batch.units, type_sample=batch.typed, adjust=batch.adjust)
         for i, count in batch.elements.items():
             self._record_big(names[i], batch.keys[i], batch.types[i], batch.sizes[i], count)
         self.progress(len(batch.keys))

@@ -169,7 +169,7 @@ class Aggregator:
 
     def add(self, names: list[str], keys: list[bytes], types: list[bytes], pttls: list[int], sizes: list[int],
             main_share: float, expires_share: float, *, unit: bool = False,
-            type_sample: list[int] | None = None) -> None:
+            type_sample: list[int] | None = None, adjust: dict[int, int] | None = None) -> None:
         """Fold one batch: TYPE, PTTL and MEMORY USAGE replies per key, as hiredis returns them.
 
         A key whose size is not an integer (nil: it vanished; an error reply) or whose type is
@@ -177,8 +177,14 @@ class Aggregator:
         feed the confidence intervals). With type_sample (types by sampling), only the keys at
         those indices had their TYPE asked: they alone count in the groups' ``types``, and the
         other keys' type is UNKNOWN (b"").
+        ``adjust`` maps a key's index to bytes its corrected size gains (a hash table's entry slack)
+        or loses (a shared value found by the refcount sample, for every key that sample stands for).
         """
         total = len(keys)
+        extra: dict[str, int] = {}
+        for i, delta in (adjust or {}).items():
+            if type(sizes[i]) is int:
+                extra[names[i]] = extra.get(names[i], 0) + delta
         if type_sample is not None:
             sample = Counter((names[i], types[i]) for i in type_sample
                              if type(sizes[i]) is int and type(types[i]) is bytes and types[i] != b"none")
@@ -229,7 +235,7 @@ class Aggregator:
         for name, (count, with_ttl, size, max_ttl) in batch.items():
             g = self.groups[name]
             no_ttl = count - with_ttl
-            corrected = size + count * main_share + with_ttl * expires_share
+            corrected = size + count * main_share + with_ttl * expires_share + extra.get(name, 0)
             g.keys += count
             g.size += size
             g.corrected += corrected
@@ -267,13 +273,14 @@ class Aggregator:
 
     def add_units(self, names: list[str], keys: list[bytes], types: list[bytes], pttls: list[int],
                   sizes: list[int], main_share: float, expires_share: float, units: list[int],
-                  type_sample: list[int] | None = None) -> None:
+                  type_sample: list[int] | None = None, adjust: dict[int, int] | None = None) -> None:
         """Fold a batch of sampling units (``units``: each one's key count, in order) in one call.
 
         The batch is folded once as a whole (histograms, types, examples, largest); only the
         per-unit, per-group sums the confidence intervals need walk the keys unit by unit.
         """
-        self.add(names, keys, types, pttls, sizes, main_share, expires_share, type_sample=type_sample)
+        self.add(names, keys, types, pttls, sizes, main_share, expires_share, type_sample=type_sample, adjust=adjust)
+        adjust = adjust or {}
         start = 0
         for size_of_unit in units:
             end = start + size_of_unit
@@ -292,6 +299,8 @@ class Aggregator:
                 else:
                     acc[2] += size + main_share
                     acc[3] += 1
+                if i in adjust:
+                    acc[2] += adjust[i]
             self.add_unit(size_of_unit, per_unit)
             start = end
 
