@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from redis_audit.cli.main import main
-from redis_audit.sandbox import Sandbox, SandboxSpec
+from redis_audit.sandbox import Sandbox, SandboxSpec, sandbox_cli_args
 from redis_audit.signing.keys import generate_keypair
 
 HERE = Path(__file__).resolve().parent
@@ -37,16 +37,7 @@ SAMPLES = [
 
 
 def audit_args(sb: Sandbox, tmp: Path, name: str) -> list[str]:
-    args = [sb.info.target_url, "--name", name]
-    if sb.info.auditor_user:
-        (tmp / "data.pw").write_text(sb.password("auditor"))
-        (tmp / "sentinel.pw").write_text(sb.sentinel_password("auditor"))
-        args += ["--user", "auditor", "--password-file", str(tmp / "data.pw"), "--sentinel-user", "auditor",
-                 "--sentinel-password-file", str(tmp / "sentinel.pw")]
-    if sb.info.ca_file:
-        args += ["--tls-ca", str(sb.info.ca_file), "--tls-cert", str(sb.info.client_cert_file),
-                 "--tls-key", str(sb.info.client_key_file)]
-    return args
+    return [*sandbox_cli_args(sb, tmp), "--name", name]
 
 
 def cli(*args: object) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from redis_audit.cli.main import main
-from redis_audit.sandbox import Sandbox, SandboxSpec
+from redis_audit.sandbox import Sandbox, SandboxSpec, sandbox_cli_args
 from redis_audit.signing.keys import KeyPairPaths, generate_keypair
 
 GOOD = SandboxSpec(topology="sentinel", tls=True, preset="good")
@@ -22,18 +22,7 @@ BAD = SandboxSpec(topology="sentinel", tls=False, preset="bad")
 
 
 def audit_args(sb: Sandbox, tmp: Path, name: str) -> list[str]:
-    """`run`'s target and credential options for a sandbox, exactly as a user would type them."""
-    args = [sb.info.target_url, "--name", name]
-    if sb.info.auditor_user:
-        data, sentinel = tmp / "auditor.pw", tmp / "sentinel.pw"
-        data.write_text(sb.password("auditor"))
-        sentinel.write_text(sb.sentinel_password("auditor"))
-        args += ["--user", "auditor", "--password-file", str(data), "--sentinel-user", "auditor",
-                 "--sentinel-password-file", str(sentinel)]
-    if sb.info.ca_file:
-        args += ["--tls-ca", str(sb.info.ca_file), "--tls-cert", str(sb.info.client_cert_file),
-                 "--tls-key", str(sb.info.client_key_file)]
-    return args
+    return [*sandbox_cli_args(sb, tmp), "--name", name]
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:

@@ -11,7 +11,7 @@ from redis_audit.sandbox.binaries import find_server_binary
 from redis_audit.sandbox.certs import make_certificate
 from redis_audit.sandbox.core import Sandbox
 from redis_audit.sandbox.model import SandboxError, SandboxInfo, SandboxNode, SandboxSpec
-from redis_audit.sandbox.target import sandbox_target
+from redis_audit.sandbox.target import sandbox_cli_args, sandbox_target
 
 __all__ = [
     "Sandbox",
@@ -21,5 +21,6 @@ __all__ = [
     "SandboxSpec",
     "find_server_binary",
     "make_certificate",
+    "sandbox_cli_args",
     "sandbox_target",
 ]

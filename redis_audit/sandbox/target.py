@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from redis_audit.secret import Secret
@@ -35,3 +36,22 @@ def sandbox_target(sandbox: Sandbox, user: str | None = "auditor", *, name: str 
         master_name=parsed.master_name,
         name=name,
     )
+
+
+def sandbox_cli_args(sandbox: Sandbox, workdir: Path, user: str = "auditor") -> list[str]:
+    """`run`'s target and credential options for a sandbox, as a user would type them.
+
+    The passwords go to files in workdir (0600), never onto the command line.
+    """
+    args = [sandbox.info.target_url]
+    if sandbox.info.auditor_user:
+        data, sentinel = workdir / f"{user}.pw", workdir / f"{user}.sentinel.pw"
+        for path, password in ((data, sandbox.password(user)), (sentinel, sandbox.sentinel_password(user))):
+            path.touch(mode=0o600)
+            path.write_text(password)
+        args += ["--user", user, "--password-file", str(data), "--sentinel-user", user,
+                 "--sentinel-password-file", str(sentinel)]
+    if sandbox.info.ca_file:
+        args += ["--tls-ca", str(sandbox.info.ca_file), "--tls-cert", str(sandbox.info.client_cert_file),
+                 "--tls-key", str(sandbox.info.client_key_file)]
+    return args
