@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import redis
 
 from redis_audit.cli.options import build_target, pop_target_options, target_options
 from redis_audit.client import Timeouts
@@ -119,6 +120,9 @@ def census(target: str, profile: Path | None, mode: str | None, budget: int | No
     progress = Progress()
     try:
         result = run_census(built, topology, options, progress)
+    except redis.ResponseError as exc:  # a command refused, e.g. NOPERM: the census cannot be taken
+        hint = " (the auditor needs what `redis-audit acl suggest` grants)" if "NOPERM" in str(exc) else ""
+        raise InconclusiveError(f"the census of {built.url()} was refused: {exc}{hint}") from None
     finally:
         progress.finish()
     if output_format == "json":
