@@ -208,6 +208,9 @@ class FailoverSection:
     canary_read_timeout_ms: int = 200  # the app's read timeout
     canary_connect_timeout_ms: int = 100  # the app's connect timeout
     max_replica_lag_s: int = 1  # preflight: a replica lagging more than this refuses the probe
+    # ElastiCache: TestFailover on at most this many node groups per account in any rolling 24 h (the API
+    # reference says 15; it said 5 before). The preflight counts the region's calls and refuses at the limit.
+    aws_test_failover_quota: int = 15
 
 
 @dataclass(frozen=True)

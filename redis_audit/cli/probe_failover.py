@@ -110,7 +110,7 @@ def probe_options(opts: dict[str, Any], profile: Profile) -> ProbeOptions:
         if not opts.get("failover_aws_id") or not opts.get("shard"):
             raise UsageError("--failover-aws-service needs --failover-aws-id and --shard (node group / shard)")
         aws = AwsTarget(opts["failover_aws_service"], opts["failover_aws_id"], opts["shard"],
-                        opts.get("failover_aws_region"))
+                        opts.get("failover_aws_region"), daily_quota=section.aws_test_failover_quota)
     return ProbeOptions(
         mode=Mode(opts.get("mode") or Mode.SWITCHOVER),
         budget_s=float(opts.get("budget") or section.budget_s),

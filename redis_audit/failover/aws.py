@@ -51,6 +51,10 @@ def run_aws_probe(target: Target, options: ProbeOptions, client: Any = None,
                         "method": f"aws-{aws.service}", "oldPrimary": None, "newPrimary": None,
                         "canary": None}
     reasons, members, endpoint = _preflight(client, aws)
+    if aws.service == "elasticache" and not reasons:
+        used, quota_reasons = _quota(client, aws, now())
+        base["testFailoverLast24h"] = used
+        reasons = quota_reasons
     if reasons:
         return {**base, "status": "refused", "reasons": reasons}
     clock = Clock()
@@ -176,6 +180,24 @@ def _preflight(client: Any, aws: AwsTarget) -> tuple[list[str], list[str], Endpo
         return reasons, [], memorydb_endpoint(cluster, shard)
     except Exception as exc:
         return [f"describe {aws.resource_id}: {scrub(exc)}"], [], None
+
+
+TEST_FAILOVER_CALLED = "Test Failover API called for node group"
+
+
+def _quota(client: Any, aws: AwsTarget, now: dt.datetime) -> tuple[int | None, list[str]]:
+    """TestFailover calls on node groups of this region in the last 24 h (every replication group's
+    events: the quota is the account's), and a reason to refuse when the next call would exceed it."""
+    try:
+        events = _pages(client, None, "Marker", SourceType="replication-group",
+                        StartTime=now - dt.timedelta(hours=24))
+    except Exception as exc:
+        return None, [f"cannot count this region's TestFailover calls of the last 24 h: {scrub(exc)}"]
+    used = sum(1 for e in events if str(e.get("Message", "")).startswith(TEST_FAILOVER_CALLED))
+    if used >= aws.daily_quota:
+        return used, [f"TestFailover was called on {used} node groups in this region in the last 24 h: AWS allows "
+                      f"{aws.daily_quota} per rolling 24 h ([failover] aws_test_failover_quota)"]
+    return used, []
 
 
 def _events(client: Any, aws: AwsTarget, members: list[str], since: dt.datetime,

@@ -48,6 +48,7 @@ class AwsTarget:
     shard: str  # NodeGroupId or ShardName
     region: str | None = None
     endpoint_url: str | None = None  # tests: a fake endpoint so nothing can reach AWS
+    daily_quota: int = 15  # ElastiCache TestFailover: node groups per rolling 24 h
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,12 @@ def _stubbed(service: str) -> tuple[Any, Stubber]:
     return client, stubber
 
 
+def _quota_check(stubber: Stubber, events: list[dict[str, Any]] | None = None) -> None:
+    """The preflight's count of this region's TestFailover calls in the last 24 h (every group's events)."""
+    stubber.add_response("describe_events", {"Events": events or []},
+                         {"SourceType": "replication-group", "StartTime": ANY})
+
+
 def _events_poll(stubber: Stubber, rg: list[dict[str, Any]], old: list[dict[str, Any]], start: Any) -> None:
     """One poll: the group's events, then each member cluster's, all since the trigger."""
     for source_type, source, events in (("replication-group", GROUP, rg), ("cache-cluster", OLD, old),
@@ -77,10 +83,13 @@ def _events_poll(stubber: Stubber, rg: list[dict[str, Any]], old: list[dict[str,
                              {"SourceIdentifier": source, "SourceType": source_type, "StartTime": start})
 
 
-def _elasticache_failover(stubber: Stubber, start: Any = T0) -> None:
-    """TestFailover, then the events as the reference lists them (failover.md §4), over three polls."""
+def _elasticache_failover(stubber: Stubber, start: Any = T0, earlier: list[dict[str, Any]] | None = None) -> None:
+    """TestFailover, then the events as the reference lists them (failover.md §4), over three polls.
+
+    earlier: the region's events of the last 24 h, which the quota preflight counts."""
     stubber.add_response("describe_replication_groups", {"ReplicationGroups": [_group(OLD)]},
                          {"ReplicationGroupId": GROUP})
+    _quota_check(stubber, earlier)
     stubber.add_response("test_failover", {"ReplicationGroup": _group(OLD, "modifying")},
                          {"ReplicationGroupId": GROUP, "NodeGroupId": SHARD})
     _events_poll(stubber, [CALLED], [], start)
@@ -120,6 +129,7 @@ def test_elasticache_fault_aborts_and_is_never_retried() -> None:
     client, stubber = _stubbed("elasticache")
     stubber.add_response("describe_replication_groups", {"ReplicationGroups": [_group(OLD)]},
                          {"ReplicationGroupId": GROUP})
+    _quota_check(stubber)
     stubber.add_client_error("test_failover", service_error_code="TestFailoverNotAvailableFault",
                              service_message="quota of 15 node groups per 24 h reached", http_status_code=400)
     result = run_aws_probe(TARGET, _options("elasticache", GROUP, SHARD), client, sleep=lambda s: None)
@@ -138,6 +148,34 @@ def test_elasticache_preflight_refuses_a_group_that_is_not_ready() -> None:
     stubber.assert_no_pending_responses()  # refused before any failover call
     assert result["status"] == "refused"
     assert result["reasons"] == ["status is modifying", "automatic failover is not enabled"]
+
+
+def test_elasticache_preflight_refuses_once_the_regions_daily_test_failover_quota_is_used() -> None:
+    client, stubber = _stubbed("elasticache")
+    stubber.add_response("describe_replication_groups", {"ReplicationGroups": [_group(OLD)]},
+                         {"ReplicationGroupId": GROUP})
+    calls = [_event("replication-group", f"group-{i}", -3600 * i, f"{CALLED['Message'][:-4]}000{i % 3 + 1}")
+             for i in range(15)]
+    other = _event("replication-group", "group-x", -60, "Snapshot succeeded for snapshot group-x-snap")
+    stubber.add_response("describe_events", {"Events": calls[:8], "Marker": "p2"},
+                         {"SourceType": "replication-group", "StartTime": T0 - dt.timedelta(hours=24)})
+    stubber.add_response("describe_events", {"Events": [*calls[8:], other]},
+                         {"SourceType": "replication-group", "StartTime": T0 - dt.timedelta(hours=24),
+                          "Marker": "p2"})
+    result = run_aws_probe(TARGET, _options("elasticache", GROUP, SHARD), client, sleep=lambda s: None,
+                           now=lambda: T0)
+    stubber.assert_no_pending_responses()  # no test_failover: the 16th call would exceed the quota
+    assert result["status"] == "refused" and result["testFailoverLast24h"] == 15
+    assert "15 node groups" in result["reasons"][0] and "AWS allows 15" in result["reasons"][0]
+
+
+def test_elasticache_under_the_quota_records_the_calls_already_made() -> None:
+    client, stubber = _stubbed("elasticache")
+    _elasticache_failover(stubber, earlier=[CALLED])  # one call earlier today, on this group
+    result = run_aws_probe(TARGET, _options("elasticache", GROUP, SHARD), client, sleep=lambda s: None,
+                           now=lambda: T0)
+    stubber.assert_no_pending_responses()
+    assert result["status"] == "completed" and result["testFailoverLast24h"] == 1
 
 
 def test_memorydb_failover_shard_follows_events_until_available() -> None:
@@ -210,6 +248,7 @@ def test_describe_events_follows_marker_until_the_last_page() -> None:
     client, stubber = _stubbed("elasticache")
     stubber.add_response("describe_replication_groups", {"ReplicationGroups": [_group(OLD)]},
                          {"ReplicationGroupId": GROUP})
+    _quota_check(stubber)
     stubber.add_response("test_failover", {"ReplicationGroup": _group(OLD, "modifying")},
                          {"ReplicationGroupId": GROUP, "NodeGroupId": SHARD})
     old = {"SourceIdentifier": OLD, "SourceType": "cache-cluster", "StartTime": T0}
@@ -252,6 +291,7 @@ def _failover_with_endpoint(stubber: Stubber, host: str, port: int) -> None:
     stubber.add_response("describe_replication_groups",
                          {"ReplicationGroups": [_with_endpoint(_group(OLD), host, port)]},
                          {"ReplicationGroupId": GROUP})
+    _quota_check(stubber)
     stubber.add_response("test_failover", {"ReplicationGroup": _group(OLD, "modifying")},
                          {"ReplicationGroupId": GROUP, "NodeGroupId": SHARD})
     _events_poll(stubber, [CALLED], [], T0)
