@@ -321,6 +321,19 @@ def test_cluster_scans_each_primary_once(cluster: Sandbox) -> None:
     assert groups(result)["rlz:*"]["noTtl"] == 3
 
 
+def test_the_census_reads_one_replica_per_shard_when_allowed(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> None:
+    sb = fresh_sandbox(SandboxSpec(topology="cluster", cluster_primaries=3, cluster_replicas=1))
+    load(sb, rl=3000, rlz=150, cache=90)
+    for primary in admin_clients(sb):
+        assert primary.execute_command("WAIT", 1, 5000) == 1  # every write has reached the replica
+    target, topology = target_and_topology(sb)
+    result = run_census(target, topology, CensusOptions(mode="exact", read_from_replicas=True))
+    nodes = result["nodes"]
+    replicas = {str(n.address) for n in topology.nodes if str(n.role) == "replica"}
+    assert len(nodes) == 3 and {n["address"] for n in nodes} <= replicas and all(n["role"] == "replica" for n in nodes)
+    assert result["complete"] and result["totals"]["keys"] == 3240  # READONLY: each replica answers its shard
+
+
 def test_the_census_sends_nothing_the_guard_refuses(sandboxes: Any) -> None:
     # Nothing is written: the shared sandbox is enough.
     target, _ = target_and_topology(sandboxes.get(SandboxSpec(topology="standalone")))
