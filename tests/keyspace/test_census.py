@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -332,6 +333,16 @@ def test_the_census_reads_one_replica_per_shard_when_allowed(fresh_sandbox: Call
     replicas = {str(n.address) for n in topology.nodes if str(n.role) == "replica"}
     assert len(nodes) == 3 and {n["address"] for n in nodes} <= replicas and all(n["role"] == "replica" for n in nodes)
     assert result["complete"] and result["totals"]["keys"] == 3240  # READONLY: each replica answers its shard
+
+
+def test_the_ops_cap_paces_the_census(standalone: Sandbox) -> None:
+    load(standalone, rl=2000, rlz=100, cache=50)
+    started = time.monotonic()
+    result = census(standalone, CensusOptions(mode="exact", scan=ScanSettings(max_ops_per_s=10_000)))
+    elapsed = time.monotonic() - started
+    # A lower bound only (sleeping guarantees it, a busy host cannot break it): 6,450+ commands at 10,000/s.
+    assert result["complete"] and result["commands"] > 6000
+    assert elapsed >= (result["commands"] - 2000) / 10_000  # the first requests go out before any pacing
 
 
 def test_the_census_sends_nothing_the_guard_refuses(sandboxes: Any) -> None:
