@@ -21,15 +21,14 @@ from typing import Any
 
 from redis import exceptions as rexc
 
-from redis_audit.keyspace.overhead import DICT_ENTRY, ENTRY_ALLOCATION, SHARED_REFCOUNT, SHARED_VALUE, Overhead
+from redis_audit.keyspace.batch import TYPE_ONLY, Batch, blank, fill
+from redis_audit.keyspace.bigvalues import BigValues
+from redis_audit.keyspace.overhead import SHARED_REFCOUNT, SHARED_VALUE, Overhead
 from redis_audit.keyspace.patterns import Grouper
 from redis_audit.keyspace.pipeline import Pipeline, Request
 from redis_audit.keyspace.stats import Aggregator, _type_name
-from redis_audit.keyspace.wire import Link, as_int, parse_scan
+from redis_audit.keyspace.wire import Link, parse_scan
 
-# Element count per type, for keys big enough to need an exact measure (MEM-009 thresholds too).
-LENGTH_COMMAND = {b"string": b"STRLEN", b"hash": b"HLEN", b"set": b"SCARD", b"zset": b"ZCARD", b"list": b"LLEN",
-                  b"stream": b"XLEN"}
 RETRYABLE = (rexc.ConnectionError, rexc.TimeoutError)
 # The three facts per key, interleaved key by key (the key's entry is still in the server's cache for the
 # second and third). MEMORY USAGE without SAMPLES samples 5 elements: exact for listpack/intset/strings.
@@ -38,12 +37,9 @@ REPLIES_PER_KEY = len(PER_KEY)
 # Types by sampling (ScanSettings.types == "sampled"): PTTL and MEMORY USAGE for every key, TYPE for every
 # type_sample_every-th key in SCAN order (hash order, unrelated to the names: a uniform sample).
 PER_KEY_UNTYPED = (((b"PTTL",), ()), ((b"MEMORY", b"USAGE"), ()))
-TYPE_ONLY = (((b"TYPE",), ()),)
 # On servers that share small integers: OBJECT REFCOUNT for every refcount_every-th key, a uniform sample
 # of which keys point to a shared value (MEMORY USAGE counts its robj all the same).
 REFCOUNT_ONLY = (((b"OBJECT", b"REFCOUNT"), ()),)
-DICT_ENCODINGS = (b"hashtable", b"skiplist")  # collections whose elements sit in dict entries
-UNKNOWN_TYPE = b""  # a key whose TYPE was not asked (types by sampling)
 TYPE_MODES = ("per-key", "sampled")
 
 
@@ -105,23 +101,6 @@ class NodeState:
     big_key_count: int = 0
 
 
-@dataclass
-class _Batch:
-    """Keys measured together and folded together, whole: one exact slice, or one sampled batch of units."""
-
-    keys: list[bytes]
-    types: list[Any]
-    pttls: list[Any]
-    sizes: list[Any]
-    after: int = 0  # exact: the cursor after this slice
-    units: list[int] | None = None  # sampled: each unit's key count, in order
-    typed: list[int] | None = None  # types by sampling: the indices whose TYPE belongs to the uniform sample
-    elements: dict[int, int] = field(default_factory=dict)  # index -> element count, for big values
-    # index -> bytes to add to the key's corrected size (negative: a shared value, for the keys it stands for)
-    adjust: dict[int, int] = field(default_factory=dict)
-    waiting: int = 0  # its requests not answered yet
-
-
 class NodeScanner:
     def __init__(self, link: Link, grouper: Grouper, aggregator: Aggregator, overhead: Overhead,
                  settings: ScanSettings, population: int, progress: Callable[[int], None] | None = None) -> None:
@@ -140,8 +119,9 @@ class NodeScanner:
         self._positions = 0  # keys requested so far, in SCAN order (types by sampling: the stride's phase)
         self._refcount_every = settings.refcount_every if overhead.shared_integers else 0
         self._refcount_positions = 0
-        self._batches: deque[_Batch] = deque()  # started, in order; folded from the front once measured
+        self._batches: deque[Batch] = deque()  # started, in order; folded from the front once measured
         self._stop = False  # sampled: the judged groups are precise enough
+        self._big = BigValues(link, settings.max_samples, self._follow_up)
         aggregator.types_sampled = not self.typed
 
     # -- the loops -------------------------------------------------------------------------------
@@ -183,7 +163,7 @@ class NodeScanner:
             if after and not self._out_of_time():
                 pipe.submit(Request(self.link.pack(b"SCAN", after, b"COUNT", count), 1,
                                     lambda replies: scanned(*parse_scan(replies[0]))))
-            self._start_batch(pipe, _Batch(keys, *_blank(len(keys)), after=after))
+            self._start_batch(pipe, Batch(keys, *blank(len(keys)), after=after))
 
         scanned(cursor, keys)
         pipe.drain()
@@ -268,7 +248,7 @@ class NodeScanner:
             expected[0] -= len(replies) * (per_slice - 1)
             units = [parse_scan(reply)[1] for reply in replies]
             keys = [k for unit in units for k in unit]
-            self._start_batch(pipe, _Batch(keys, *_blank(len(keys)), units=[len(unit) for unit in units]))
+            self._start_batch(pipe, Batch(keys, *blank(len(keys)), units=[len(unit) for unit in units]))
             next_batch()
 
         for _ in range(settings.batches_in_flight):
@@ -286,10 +266,10 @@ class NodeScanner:
     def _measure(self, keys: list[bytes], units: list[int] | None) -> None:
         """Measure and fold keys now (one batch, on its own pipeline)."""
         pipe = self._new_pipeline()
-        self._start_batch(pipe, _Batch(keys, *_blank(len(keys)), units=units))
+        self._start_batch(pipe, Batch(keys, *blank(len(keys)), units=units))
         pipe.drain()
 
-    def _start_batch(self, pipe: Pipeline, batch: _Batch) -> None:
+    def _start_batch(self, pipe: Pipeline, batch: Batch) -> None:
         """Queue the batch's measurements in chunks; it is folded once they (and any re-measure) are in."""
         if not self.typed:
             batch.typed = []
@@ -299,11 +279,11 @@ class NodeScanner:
             self._submit_chunk(pipe, batch, start, keys[start:start + size])
         self._fold_ready()
 
-    def _submit_chunk(self, pipe: Pipeline, batch: _Batch, start: int, keys: list[bytes]) -> None:
+    def _submit_chunk(self, pipe: Pipeline, batch: Batch, start: int, keys: list[bytes]) -> None:
         payload, commands, typed = self._request(keys)
         shared = self._refcount_sample(len(keys))
         if shared:
-            payload += _fill(self.link.per_key_template(*REFCOUNT_ONLY), [keys[i] for i in shared])
+            payload += fill(self.link.per_key_template(*REFCOUNT_ONLY), [keys[i] for i in shared])
             commands += len(shared)
         batch.waiting += 1
 
@@ -318,7 +298,7 @@ class NodeScanner:
             big = [start + i for i, size in enumerate(batch.sizes[start:start + len(keys)])
                    if type(size) is int and size >= limit]
             if big:
-                self._remeasure(pipe, batch, big)
+                self._big.remeasure(pipe, batch, big)
             batch.waiting -= 1
             self._fold_ready()
 
@@ -330,12 +310,12 @@ class NodeScanner:
         requests."""
         link = self.link
         if self.typed:
-            return _fill(link.per_key_template(*PER_KEY), keys), REPLIES_PER_KEY * len(keys), None
+            return fill(link.per_key_template(*PER_KEY), keys), REPLIES_PER_KEY * len(keys), None
         every = self.settings.type_sample_every
         typed = list(range((-self._positions) % every, len(keys), every))
         self._positions += len(keys)
-        payload = (_fill(link.per_key_template(*PER_KEY_UNTYPED), keys)
-                   + _fill(link.per_key_template(*TYPE_ONLY), [keys[i] for i in typed]))
+        payload = (fill(link.per_key_template(*PER_KEY_UNTYPED), keys)
+                   + fill(link.per_key_template(*TYPE_ONLY), [keys[i] for i in typed]))
         return payload, len(PER_KEY_UNTYPED) * len(keys) + len(typed), typed
 
     def _refcount_sample(self, n: int) -> list[int]:
@@ -347,7 +327,7 @@ class NodeScanner:
         self._refcount_positions += n
         return picked
 
-    def _take_replies(self, batch: _Batch, start: int, n: int, typed: list[int] | None, replies: list[Any]) -> None:
+    def _take_replies(self, batch: Batch, start: int, n: int, typed: list[int] | None, replies: list[Any]) -> None:
         end = start + n
         if typed is None:
             batch.types[start:end], batch.pttls[start:end], batch.sizes[start:end] = (
@@ -359,66 +339,7 @@ class NodeScanner:
         assert batch.typed is not None
         batch.typed.extend(start + i for i in typed)
 
-    # -- big values: type (when not asked), element count, then a bounded exact size -----------
-    def _remeasure(self, pipe: Pipeline, batch: _Batch, big: list[int]) -> None:
-        for i in big:
-            batch.elements[i] = -1
-        missing = [i for i in big if batch.types[i] == UNKNOWN_TYPE]
-        if not missing:
-            self._count_elements(pipe, batch, big)
-            return
-
-        def typed(replies: list[Any]) -> None:
-            for i, kind in zip(missing, replies, strict=True):
-                if type(kind) is bytes:
-                    batch.types[i] = kind
-            self._count_elements(pipe, batch, big)
-
-        self._follow_up(pipe, batch, _fill(self.link.per_key_template(*TYPE_ONLY), [batch.keys[i] for i in missing]),
-                        len(missing), typed)
-
-    def _count_elements(self, pipe: Pipeline, batch: _Batch, big: list[int]) -> None:
-        """Element counts, and for collections their encoding: a hash table's entries cost more than it says."""
-        wanted = [i for i in big if batch.types[i] in LENGTH_COMMAND]
-        if not wanted:
-            return
-        collections = [i for i in wanted if batch.types[i] != b"string"]
-
-        def counted(replies: list[Any]) -> None:
-            again = []
-            for i, reply in zip(wanted, replies[:len(wanted)], strict=True):
-                found = as_int(reply)
-                if found is not None:
-                    batch.elements[i] = found
-                    if batch.types[i] != b"string":
-                        again.append(i)
-            for i, encoding in zip(collections, replies[len(wanted):], strict=True):
-                if encoding in DICT_ENCODINGS and batch.elements.get(i, -1) > 0:
-                    # MEMORY USAGE counts sizeof(dictEntry) per element; the allocator hands out more.
-                    batch.adjust[i] = batch.elements[i] * (ENTRY_ALLOCATION - DICT_ENTRY)
-            self._size_exactly(pipe, batch, again)
-
-        payload = b"".join(self.link.pack(LENGTH_COMMAND[batch.types[i]], batch.keys[i]) for i in wanted)
-        payload += b"".join(self.link.pack(b"OBJECT", b"ENCODING", batch.keys[i]) for i in collections)
-        self._follow_up(pipe, batch, payload, len(wanted) + len(collections), counted)
-
-    def _size_exactly(self, pipe: Pipeline, batch: _Batch, indices: list[int]) -> None:
-        """MEMORY USAGE with SAMPLES bounded by each value's element count, max_samples per request."""
-        cap = self.settings.max_samples
-        groups: list[list[tuple[int, int]]] = [[]]
-        total = 0
-        for i in indices:
-            samples = min(batch.elements[i], cap)
-            if groups[-1] and total + samples > cap:
-                groups.append([])
-                total = 0
-            groups[-1].append((i, samples))
-            total += samples
-        for group in filter(None, groups):
-            self._follow_up(pipe, batch, b"".join(self.link.pack(b"MEMORY", b"USAGE", batch.keys[i], b"SAMPLES", n)
-                                                  for i, n in group), len(group), _sizes_into(batch, group))
-
-    def _follow_up(self, pipe: Pipeline, batch: _Batch, payload: bytes, commands: int,
+    def _follow_up(self, pipe: Pipeline, batch: Batch, payload: bytes, commands: int,
                    handle: Callable[[list[Any]], None]) -> None:
         """A request the batch waits for, ahead of every request not sent yet."""
         batch.waiting += 1
@@ -437,7 +358,7 @@ class NodeScanner:
         if not names:
             return
         try:
-            self.link.send(_fill(self.link.per_key_template(*TYPE_ONLY), names), len(names))
+            self.link.send(fill(self.link.per_key_template(*TYPE_ONLY), names), len(names))
             kinds = dict(zip(names, self.link.read(len(names)), strict=True))
         except RETRYABLE:
             self.link.reset()
@@ -462,7 +383,7 @@ class NodeScanner:
                 self._stop = self._stop or self._precise_enough()
             self._pace()
 
-    def _fold(self, batch: _Batch) -> None:
+    def _fold(self, batch: Batch) -> None:
         if not batch.keys:
             for _ in batch.units or ():
                 self.agg.add_unit(0, {})
@@ -513,28 +434,3 @@ class NodeScanner:
         if not hasattr(self, "_random"):
             self._random = random.Random(self.settings.seed)
         return self._random
-
-
-def _blank(n: int) -> tuple[list[Any], list[Any], list[Any]]:
-    """A batch's types, PTTLs and sizes before the replies are in."""
-    return [UNKNOWN_TYPE] * n, [None] * n, [None] * n
-
-
-def _sizes_into(batch: _Batch, group: list[tuple[int, int]]) -> Callable[[list[Any]], None]:
-    def take(replies: list[Any]) -> None:
-        for (i, _), reply in zip(group, replies, strict=True):
-            size = as_int(reply)
-            if size is not None:
-                batch.sizes[i] = size
-    return take
-
-
-def _fill(template: bytes, keys: list[bytes]) -> bytes:
-    """The per-key template filled for every key: one bulk string per key, used once per command."""
-    bulks = [b"$%d\r\n%b\r\n" % (len(key), key) for key in keys]
-    uses = template.count(b"%b")
-    if uses == 3:
-        return b"".join([template % (bulk, bulk, bulk) for bulk in bulks])
-    if uses == 2:
-        return b"".join([template % (bulk, bulk) for bulk in bulks])
-    return b"".join([template % (bulk,) for bulk in bulks])
