@@ -18,10 +18,13 @@ def auditor_acl_rule(version: tuple[int, int] = (7, 0), *, sentinel: bool = Fals
     """
     commands = SENTINEL_READ_COMMANDS if sentinel else DATA_NODE_READ_COMMANDS
     tokens = acl_rule_tokens(commands, version)
-    if not sentinel:
-        key_rule = "%R~*" if version >= (7, 0) else "~*"
-        tokens = [t if t != "resetkeys" else key_rule for t in tokens]
-    return tokens
+    return tokens if sentinel else _with_key_reads(tokens, version)
+
+
+def _with_key_reads(tokens: list[str], version: tuple[int, int]) -> list[str]:
+    """Read access to keys instead of none: '%R~*' on 7.0+ (read-only), '~*' on 6.x."""
+    key_rule = "%R~*" if version >= (7, 0) else "~*"
+    return [t if t != "resetkeys" else key_rule for t in tokens]
 
 
 def auditor_acl_line(user: str, version: tuple[int, int] = (7, 0), *, sentinel: bool = False) -> str:
@@ -77,7 +80,6 @@ def suggest_rule(needs: Iterable[str], collectors: Sequence[Declared], version: 
     chosen = [c for c in group if c.name in names]
     tokens = acl_rule_tokens(chosen, version)
     if not sentinel and names & KEY_COMMANDS:
-        key_rule = "%R~*" if version >= (7, 0) else "~*"
-        tokens = [t if t != "resetkeys" else key_rule for t in tokens]
+        tokens = _with_key_reads(tokens, version)
     granted = sorted(c.name for c in chosen if c.for_acl and version >= c.since)
     return Suggestion(tokens, granted, needs, sorted(unprovided))

@@ -90,18 +90,18 @@ def _prepare(node: Node, target: Target, options: CensusOptions) -> _Prepared:
     keys, expires = int(fields.get("keys", 0)), int(fields.get("expires", 0))
     server = info.get("server", {})
     engine = "valkey" if "valkey_version" in server else "redis"
-    version = tuple(int(x) if x.isdigit() else 0 for x in
-                    (server.get("valkey_version") or server.get("redis_version") or "0.0.0").split(".")[:3])
+    parts = (server.get("valkey_version") or server.get("redis_version") or "0.0.0").split(".")
+    major, minor, patch = ([int(x) if x.isdigit() else 0 for x in parts] + [0, 0, 0])[:3]
+    version = (major, minor, patch)
     overhead = oh.from_counts(keys, expires)
     try:
         stats = oh.parse_flat(client.execute_command("MEMORY", "STATS"))
-        counted = oh.counted_per_key(engine, ((*version, 0, 0, 0))[:3])  # type: ignore[arg-type]
-        overhead = oh.from_memory_stats(stats, keys, expires, counted) or overhead
+        overhead = oh.from_memory_stats(stats, keys, expires, oh.counted_per_key(engine, version)) or overhead
     except redis.RedisError:
         pass  # denied or unknown: keep the estimate from the key counts
     memory = info.get("memory", {})
     used = int(memory.get("used_memory", "0") or 0)
-    shared = oh.shares_integers(engine, ((*version, 0, 0, 0))[:3], int(memory.get("maxmemory", "0") or 0),  # type: ignore[arg-type]
+    shared = oh.shares_integers(engine, version, int(memory.get("maxmemory", "0") or 0),
                                 memory.get("maxmemory_policy", ""))
     return _Prepared(node, client, keys, expires, used, replace(overhead, shared_integers=shared))
 
