@@ -226,6 +226,7 @@ class NodeScanner:
         rng = self._rng()
         count = settings.sample_slice
         per_slice = 1 + self.replies_per_key * count + (0 if self.typed else count // settings.type_sample_every + 1)
+        per_slice += count // self._refcount_every + 1 if self._refcount_every else 0
         pipe = self._new_pipeline()
         expected = [0]  # measurement commands the SCANs not answered yet will cause
         timed_out = [False]

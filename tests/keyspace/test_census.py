@@ -131,6 +131,15 @@ def test_sampled_agrees_with_exact_within_the_interval(standalone: Sandbox) -> N
         assert g["ci95"]["bytes"] > 0
 
 
+def test_sampled_keeps_to_its_budget_with_the_refcount_sample(standalone: Sandbox) -> None:
+    admin_clients(standalone)[0].config_set("maxmemory", 0)  # small integers shared: OBJECT REFCOUNT 1 in 16
+    load(standalone, rl=20_000, rlz=1000, cache=500)
+    scan = ScanSettings(seed=11, min_units=100_000)  # never precise enough: only the budget stops it
+    result = census(standalone, CensusOptions(mode="sampled", budget=20_000, scan=scan))
+    assert result["mode"] == "sampled" and result["nodes"][0]["sharedIntegers"] is True
+    assert 18_000 <= result["commands"] <= 20_000 + 50  # + the preparation's INFO, MEMORY STATS and calibration
+
+
 def test_sampled_stops_once_the_limiter_groups_are_precise(standalone: Sandbox) -> None:
     load(standalone, rl=20_000, rlz=3000, cache=2000)
     scan = ScanSettings(seed=3, min_units=200, target_ci_bp=1000, precise_prefixes=("rl:", "rlz:"))
