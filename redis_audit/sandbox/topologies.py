@@ -104,9 +104,13 @@ def _wait_replication(
         if node.role == "replica":
             status = info_field(c, "replication", "master_link_status")
             return None if status == "up" else f"master_link_status is {status}"
-        connected = int(info_field(c, "replication", "connected_slaves") or 0)
+        # Online, not only connected: after a sync the primary waits for the replica's first ACK
+        # (state=wait_bgsave until then), and a failover preflight rightly refuses such a replica.
+        replication = c.info("replication")
+        online = sum(1 for key, value in replication.items()
+                     if key.startswith("slave") and isinstance(value, dict) and value.get("state") == "online")
         wanted = spec.replicas_per_primary
-        return None if connected >= wanted else f"{connected} of {wanted} replicas connected"
+        return None if online >= wanted else f"{online} of {wanted} replicas online"
 
     wait_until(deadline, data_nodes, linked, "replication links")
 
