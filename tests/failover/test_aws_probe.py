@@ -83,11 +83,13 @@ def _events_poll(stubber: Stubber, rg: list[dict[str, Any]], old: list[dict[str,
                              {"SourceIdentifier": source, "SourceType": source_type, "StartTime": start})
 
 
-def _elasticache_failover(stubber: Stubber, start: Any = T0, earlier: list[dict[str, Any]] | None = None) -> None:
+def _elasticache_failover(stubber: Stubber, start: Any = T0, earlier: list[dict[str, Any]] | None = None,
+                          described: dict[str, Any] | None = None) -> None:
     """TestFailover, then the events as the reference lists them (failover.md §4), over three polls.
 
-    earlier: the region's events of the last 24 h, which the quota preflight counts."""
-    stubber.add_response("describe_replication_groups", {"ReplicationGroups": [_group(OLD)]},
+    earlier: the region's events of the last 24 h, which the quota preflight counts; described: the
+    group as the preflight sees it (default: _group(OLD))."""
+    stubber.add_response("describe_replication_groups", {"ReplicationGroups": [described or _group(OLD)]},
                          {"ReplicationGroupId": GROUP})
     _quota_check(stubber, earlier)
     stubber.add_response("test_failover", {"ReplicationGroup": _group(OLD, "modifying")},
@@ -288,17 +290,7 @@ def _with_endpoint(group: dict[str, Any], host: str, port: int) -> dict[str, Any
 
 def _failover_with_endpoint(stubber: Stubber, host: str, port: int) -> None:
     """_elasticache_failover, with the group describing its primary endpoint."""
-    stubber.add_response("describe_replication_groups",
-                         {"ReplicationGroups": [_with_endpoint(_group(OLD), host, port)]},
-                         {"ReplicationGroupId": GROUP})
-    _quota_check(stubber)
-    stubber.add_response("test_failover", {"ReplicationGroup": _group(OLD, "modifying")},
-                         {"ReplicationGroupId": GROUP, "NodeGroupId": SHARD})
-    _events_poll(stubber, [CALLED], [], T0)
-    _events_poll(stubber, [CALLED, RG_DONE], [CC_DONE], T0)
-    _events_poll(stubber, [CALLED, RG_DONE], [CC_DONE, RECOVERING, RECOVERED], T0)
-    stubber.add_response("describe_replication_groups", {"ReplicationGroups": [_group(NEW)]},
-                         {"ReplicationGroupId": GROUP})
+    _elasticache_failover(stubber, described=_with_endpoint(_group(OLD), host, port))
 
 
 def test_canary_writes_through_the_primary_endpoint(sandboxes: SandboxPool) -> None:
