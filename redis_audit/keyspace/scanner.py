@@ -40,7 +40,6 @@ PER_KEY_UNTYPED = (((b"PTTL",), ()), ((b"MEMORY", b"USAGE"), ()))
 # On servers that share small integers: OBJECT REFCOUNT for every refcount_every-th key, a uniform sample
 # of which keys point to a shared value (MEMORY USAGE counts its robj all the same).
 REFCOUNT_ONLY = (((b"OBJECT", b"REFCOUNT"), ()),)
-TYPE_MODES = ("per-key", "sampled")
 
 
 @dataclass(frozen=True)
