@@ -137,7 +137,9 @@ def test_sampled_keeps_to_its_budget_with_the_refcount_sample(standalone: Sandbo
     scan = ScanSettings(seed=11, min_units=100_000)  # never precise enough: only the budget stops it
     result = census(standalone, CensusOptions(mode="sampled", budget=20_000, scan=scan))
     assert result["mode"] == "sampled" and result["nodes"][0]["sharedIntegers"] is True
-    assert 18_000 <= result["commands"] <= 20_000 + 50  # + the preparation's INFO, MEMORY STATS and calibration
+    # SCAN COUNT is a hint (a slice can return a few more keys than asked), so the batches already under way
+    # when the budget is reached can overrun it a little; never by more than a few per cent.
+    assert 18_000 <= result["commands"] <= 20_000 * 102 // 100
 
 
 def test_sampled_stops_once_the_limiter_groups_are_precise(standalone: Sandbox) -> None:
