@@ -149,15 +149,30 @@ def confirm(target: Target, options: ProbeOptions, assume_yes: bool, aws_confirm
                          f"--failover-aws-confirm {aws.resource_id}, or type it at the prompt)")
 
 
-def execute(target: Target, opts: dict[str, Any], profile: Profile) -> JsonObject:
+def refuse_without_consent(opts: dict[str, Any], yes_flag: str = "--yes") -> None:
+    """Without --yes, consent is typed on a terminal: with none, refuse before anything else starts."""
+    if not opts.get("yes") and not sys.stdin.isatty():
+        raise UsageError(f"refusing to fail over without {yes_flag}: stdin is not a terminal")
+
+
+def prepare(target: Target, opts: dict[str, Any], profile: Profile) -> tuple[Target, ProbeOptions]:
+    """The probe's options and operator target, confirmed: nothing has touched the deployment yet."""
     options = probe_options(opts, profile)
     operator = operator_target(target, opts)
     confirm(operator, options, bool(opts.get("yes")), opts.get("failover_aws_confirm"))
+    return operator, options
+
+
+def execute_prepared(operator: Target, options: ProbeOptions) -> JsonObject:
     if options.aws is not None:
         from redis_audit.failover.aws import run_aws_probe
 
         return run_aws_probe(operator, options)
     return run_probe(operator, options)
+
+
+def execute(target: Target, opts: dict[str, Any], profile: Profile) -> JsonObject:
+    return execute_prepared(*prepare(target, opts, profile))
 
 
 def failover_findings(result: JsonObject, profile: Profile, target: Target) -> list[JsonObject]:

@@ -14,8 +14,8 @@ from redis_audit.audit import AuditOptions, collect_snapshot, judge_snapshot, no
 from redis_audit.cli.aws_options import aws_options, pop_aws_options, resolve_target, upload_if_asked
 from redis_audit.cli.options import pop_target_options, target_options
 from redis_audit.cli.probe_failover import FACT as FAILOVER_FACT
-from redis_audit.cli.probe_failover import execute as run_failover
-from redis_audit.cli.probe_failover import failover_options, pop_failover_options
+from redis_audit.cli.probe_failover import execute_prepared as run_failover
+from redis_audit.cli.probe_failover import failover_options, pop_failover_options, prepare, refuse_without_consent
 from redis_audit.cli.signed import PinnedKey, render, signed_context, subject_name, verify_command
 from redis_audit.client import Timeouts
 from redis_audit.exitcodes import ExitCode, UsageError
@@ -106,6 +106,10 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
     """Audit TARGET (redis://, rediss://, redis+sentinel://HOST:PORT,.../MASTER), or an AWS-managed
     deployment (--aws-replication-group, --aws-serverless-cache, --memorydb-cluster), and print the verdict."""
     failover_opts = pop_failover_options(kwargs)
+    if allow_failover:
+        if from_snapshot is not None:
+            raise UsageError("--allow-failover needs a live TARGET, not --from-snapshot")
+        refuse_without_consent(failover_opts, "--failover-yes")
     target_opts = pop_target_options(kwargs)
     aws_opts = pop_aws_options(kwargs, output)
     loaded_profile = load_profile(profile)
@@ -121,9 +125,11 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
     else:
         options = AuditOptions(loaded_profile, deadline, Timeouts(connect_timeout, command_timeout))
         built = resolve_target(target, target_opts, aws_opts)
+        # Confirmed before the audit starts; run after the read-only collection: its result is one more fact.
+        failover = prepare(built, failover_opts, loaded_profile) if allow_failover else None
         snapshot = collect_snapshot(built, options)
-        if allow_failover:  # opt-in, after the read-only collection: its result is one more fact
-            snapshot.deployment_facts[FAILOVER_FACT] = Fact(value=run_failover(built, failover_opts, loaded_profile))
+        if failover is not None:
+            snapshot.deployment_facts[FAILOVER_FACT] = Fact(value=run_failover(*failover))
     fold_into(snapshot, pods)
     if save_snapshot is not None:
         snapshot.save(save_snapshot)
