@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from redis_audit.jsonvalue import JsonObject, JsonValue, ensure_canonical
+from redis_audit.jsonvalue import JsonObject, JsonValue, NotCanonical, ensure_canonical
 from redis_audit.topology import Address, Role, Topology
 
 SNAPSHOT_SCHEMA = "redis-audit/snapshot/v1"
@@ -294,7 +294,26 @@ class Snapshot:
 
     @classmethod
     def load(cls, path: Path) -> Snapshot:
-        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        """A saved snapshot, refused (SchemaViolation, one line) unless it is exactly what a run writes."""
+        return cls.from_json(parse_snapshot(path.read_text(encoding="utf-8")))
+
+
+def parse_snapshot(text: str) -> JsonObject:
+    """Snapshot JSON from outside, checked: depth, schema version, the schema, then the integer-only subset."""
+    from redis_audit.schemas import SchemaViolation, parse_json, validate
+
+    data = parse_json(text)
+    if not isinstance(data, dict):
+        raise SchemaViolation(f"top level: expected an object, got {type(data).__name__}")
+    if data.get("schema") != SNAPSHOT_SCHEMA:
+        raise SchemaViolation(f"unsupported snapshot schema {str(data.get('schema'))[:80]!r}; "
+                              f"this version reads {SNAPSHOT_SCHEMA}")
+    validate("snapshot", data)
+    try:
+        ensure_canonical(data)
+    except NotCanonical as exc:
+        raise SchemaViolation(str(exc)[:200]) from None
+    return data
 
 
 def _to_int(text: str | None, default: int) -> int:

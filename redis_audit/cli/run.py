@@ -221,5 +221,7 @@ def _load_snapshot(path: Path) -> Snapshot:
         return Snapshot.load(path)
     except FileNotFoundError:
         raise UsageError(f"--from-snapshot: no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--from-snapshot: cannot read {path}: {exc}") from None
     except (ValueError, KeyError) as exc:
         raise UsageError(f"--from-snapshot: {path} is not a redis-audit snapshot: {exc}") from None
