@@ -16,6 +16,7 @@ import click
 from redis_audit.cli.signed import load_keys, parse_at, verify_file, verify_options
 from redis_audit.exitcodes import ExitCode, UsageError
 from redis_audit.jsonvalue import JsonObject
+from redis_audit.output.sanitize import visible_json
 from redis_audit.output.view import View, effective
 
 
@@ -49,6 +50,7 @@ def compare(old: JsonObject, new: JsonObject) -> dict[str, Any]:
 
 
 def text(result: dict[str, Any]) -> str:
+    result = visible_json(result)  # resources and messages come from servers: control characters shown
     v = result["verdict"]
     lines = [f"Verdict: {v['before']} -> {v['after']}" + (" (changed)" if v["changed"] else " (unchanged)")]
     for title, rows in (("New findings", result["new"]), ("Resolved findings", result["resolved"])):

@@ -47,6 +47,9 @@ class Progress:
 def render_table(result: dict[str, Any]) -> str:
     from tabulate import tabulate  # only for the table output: its import costs ~60 ms of every run
 
+    from redis_audit.output.sanitize import visible_json
+
+    result = visible_json(result)  # key names and patterns show their control characters, never run them
     rows = []
     groups = result.get("groups")
     for g in groups if isinstance(groups, list) else []:

@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return int(ExitCode.USAGE)
     except AuditError as exc:
-        click.echo(f"redis-audit: error: {scrub(exc)}", err=True)
+        click.echo(f"redis-audit: error: {_shown(exc)}", err=True)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
@@ -102,12 +102,19 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: one scrubbed line, no traceback that could carry a secret
         if os.environ.get("REDIS_AUDIT_DEBUG"):
             raise
-        click.echo(f"redis-audit: internal error: {type(exc).__name__}: {scrub(exc)} "
+        click.echo(f"redis-audit: internal error: {type(exc).__name__}: {_shown(exc)} "
                    "(set REDIS_AUDIT_DEBUG=1 for a traceback)", err=True)
         return int(ExitCode.INCONCLUSIVE)
     if isinstance(result, int):
         return result
     return int(ExitCode.READY)
+
+
+def _shown(exc: BaseException) -> str:
+    """An error on one line: secrets scrubbed, control characters (from a server's reply) made visible."""
+    from redis_audit.output.sanitize import visible
+
+    return visible(scrub(exc))
 
 
 if __name__ == "__main__":

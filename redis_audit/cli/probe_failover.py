@@ -24,6 +24,7 @@ from redis_audit.failover import AwsTarget, Mode, ProbeOptions, run_probe
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.judge import judge
 from redis_audit.model import Status
+from redis_audit.output.sanitize import visible_json
 from redis_audit.profile import Profile, load_profile
 from redis_audit.registry import all_checks, discover_packs
 from redis_audit.snapshot import Fact, Snapshot
@@ -228,6 +229,7 @@ def exit_status(result: JsonObject, findings: list[JsonObject]) -> int:
 
 
 def render_table(result: JsonObject, findings: list[JsonObject]) -> str:
+    result, findings = visible_json(result), visible_json(findings)  # server error texts, shown, never run
     metrics = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
     assert isinstance(metrics, dict)
     lines = [f"Failover probe: {result.get('status')} ({result.get('mode')}, {result.get('method', '-')})"]

@@ -16,6 +16,7 @@ from tabulate import tabulate
 from redis_audit.cli.options import build_target, pop_target_options, target_options
 from redis_audit.exitcodes import UsageError
 from redis_audit.jsonvalue import JsonObject, JsonValue
+from redis_audit.output.sanitize import visible_json
 from redis_audit.probes.latency import ALL_COMMANDS, ProbeConfigError, run_latency_probe
 from redis_audit.probes.resp import RespError
 from redis_audit.probes.results import origin_from_env, probe_config, result_document, write_result
@@ -94,6 +95,7 @@ def _summary_row(label: str, stats: JsonValue) -> list[Any]:
 
 
 def render_table(doc: JsonObject) -> str:
+    doc = visible_json(doc)  # skip reasons and command names may carry server text
     headers = ["series (µs)", "n", "P50", "P95", "P95 95% CI", "P99", "P99.9", "max"]
     rows: list[list[Any]] = []
     commands = doc.get("commands")

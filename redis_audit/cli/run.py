@@ -20,6 +20,7 @@ from redis_audit.cli.signed import PinnedKey, render, signed_context, subject_na
 from redis_audit.client import Timeouts
 from redis_audit.exitcodes import ExitCode, UsageError
 from redis_audit.output import RenderOptions, renderers
+from redis_audit.output.sanitize import visible
 from redis_audit.probes.results import fold_into, load_results
 from redis_audit.profile import MODES, SIGNED_MODES, Profile, load_profile
 from redis_audit.recompute import recompute_decision
@@ -135,7 +136,7 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
         snapshot.save(save_snapshot)
     report = judge_snapshot(snapshot, loaded_profile, mode=mode, waiver_file=waiver_file)
     for warning in waiver_warnings(report.waivers):
-        click.echo(f"redis-audit: warning: {warning}", err=True)
+        click.echo(f"redis-audit: warning: {visible(warning)}", err=True)
     if signers:
         assert output is not None
         write_signed(report, signers, output, output_format, only_attention, public_keys)
@@ -144,7 +145,7 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
     upload_if_asked(aws_opts, output, report)
     if report.verdict.incomplete:
         for reason in report.verdict.reasons:
-            click.echo(f"redis-audit: incomplete: {reason}", err=True)
+            click.echo(f"redis-audit: incomplete: {visible(reason)}", err=True)
     return run_exit_code(report, report_only)
 
 
@@ -164,7 +165,7 @@ def _signers(specs: tuple[str, ...], mode: str, output: Path | None) -> list[Sig
     signers = [signer_from_spec(spec) for spec in specs]
     for signer in signers:
         for warning in signer.warnings:
-            click.echo(f"redis-audit: warning: {warning}", err=True)
+            click.echo(f"redis-audit: warning: {visible(warning)}", err=True)
     return signers
 
 

@@ -15,14 +15,16 @@ import click
 from redis_audit.cli.run import write_text
 from redis_audit.cli.signed import Verified, load_keys, parse_at, render, verify_file, verify_options
 from redis_audit.output import renderers
+from redis_audit.output.sanitize import visible, visible_json
 from redis_audit.output.view import View
 from redis_audit.verdict import Decision, exit_code
 
 
 def summary(verified: Verified) -> list[str]:
-    view = View(verified.report)
+    """What verify prints; every value from the report shows its control characters, never runs them."""
+    view = View(visible_json(verified.report))
     ctx = verified.context
-    lines = [f"VALID: signed readiness report for {verified.statement.statement.subjects[0].name}",
+    lines = [f"VALID: signed readiness report for {verified.statement.subject.name}",
              f"Verdict:     {view.decision}",
              f"Valid until: {view.valid_until}   (mode {view.mode}, profile {view.profile_name})",
              f"Signed by:   {', '.join(ctx.signers)}",
@@ -34,7 +36,7 @@ def summary(verified: Verified) -> list[str]:
         ids = [str(w["id"]) for w in view.waiver_entries(state)]
         if ids:
             lines.append(f"Waivers {state}: {', '.join(ids)}")
-    return lines
+    return [visible(line) for line in lines]  # the subject name and the signers' labels too
 
 
 def decision_exit(report: View) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.output import RenderOptions
+from redis_audit.output.sanitize import visible
 from redis_audit.output.view import UNSIGNED_NOTE, View, effective
 
 CSS = """
@@ -30,7 +31,8 @@ code{font-size:13px}
 
 
 def e(value: object) -> str:
-    return escape(str(value), quote=True)
+    """HTML-escaped, with control and bidi characters spelled out (sanitize.visible)."""
+    return escape(visible(value), quote=True)
 
 
 def _cls(value: object) -> str:
@@ -86,7 +88,7 @@ def render(report: JsonObject, options: RenderOptions) -> str:
         parts.append("<h2>Verify</h2><p>This page is a rendering. The signed envelope below is the record; "
                      f"verify it with:</p><pre>{e(signed.verify_command)}</pre>"
                      f'<details><summary>Signed envelope (DSSE)</summary><pre id="dsse-envelope">'
-                     f"{e(signed.envelope.decode('utf-8'))}</pre></details>")
+                     f"{escape(signed.envelope.decode('utf-8'))}</pre></details>")  # byte for byte: no visible()
     title = f"Redis readiness: {view.target} {view.decision}"
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"

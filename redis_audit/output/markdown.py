@@ -8,6 +8,7 @@ import re
 
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.output import RenderOptions
+from redis_audit.output.sanitize import visible, visible_json
 from redis_audit.output.view import UNSIGNED_NOTE, View, effective
 
 STATE_ICON = {"met": "✅ met", "not met": "❌ not met", "not verified": "⚠️ not verified"}
@@ -15,12 +16,14 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
 
 
 def md(text: object) -> str:
-    """A table-safe, markup-free cell: HTML escaped, markdown characters backslash-escaped, one line."""
-    escaped = html.escape(" ".join(str(text).split()), quote=False)
+    """A table-safe, markup-free cell: control characters visible, HTML escaped, markdown characters
+    backslash-escaped (pipes included), one line."""
+    escaped = html.escape(" ".join(visible(text).split()), quote=False)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
 
 
 def render(report: JsonObject, options: RenderOptions) -> str:
+    report = visible_json(report)  # also what is not a table cell (statuses, the decision)
     view = View(report)
     signed = options.signed
     out = [f"# Redis readiness: {md(view.target)} — **{view.decision}**", ""]
@@ -79,11 +82,18 @@ def render(report: JsonObject, options: RenderOptions) -> str:
         out.append("Nothing.")
     out += ["", f"<details><summary>All findings ({len(view.findings())})</summary>", "",
             "| Status | Raw | Severity | Check | Resource | Message | Remediation |", "|---|---|---|---|---|---|---|"]
-    out += [f"| {effective(f)} | {md(f['status'])} | {md(f['severity'])} | {md(f['checkId'])} | {md(f['resource'])} "
-            f"| {md(f['message'])} | {md(f.get('remediation', ''))} |" for f in view.findings()]
+    out += [f"| {effective(f)} | {md(f['status'])} | {md(f['severity'])} | {md(f['checkId'])} "
+            f"| {md(f['resource'])} | {md(f['message'])} | {md(f.get('remediation', ''))} |" for f in view.findings()]
     out += ["", "</details>", "", "## Verify", ""]
     if signed:
-        out += ["```sh", signed.verify_command, "```"]
+        out += _fenced(visible(signed.verify_command), "sh")
     else:
         out.append("This report is not signed and cannot be verified.")
     return "\n".join(out) + "\n"
+
+
+def _fenced(text: str, language: str) -> list[str]:
+    """A code block whose fence is longer than any run of backticks in `text` (a path may hold some)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + language, text, fence]

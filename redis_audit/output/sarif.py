@@ -13,6 +13,7 @@ from typing import Any
 
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.output import RenderOptions
+from redis_audit.output.sanitize import json_escape_hidden
 from redis_audit.output.view import View, effective
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -44,7 +45,7 @@ def render(report: JsonObject, options: RenderOptions) -> str:
     log = {"$schema": SCHEMA, "version": "2.1.0",
            "runs": [{"tool": tool, "automationDetails": {"id": f"redis-audit/{_slug(view.target)}/"},
                      "results": results, "properties": properties}]}
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return json_escape_hidden(json.dumps(log, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _rule(f: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from tabulate import tabulate
 
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.output import RenderOptions
+from redis_audit.output.sanitize import visible, visible_json
 from redis_audit.output.view import UNSIGNED_NOTE, View, effective, obj
 
 COLORS = {"READY": "32", "NOT_READY": "31", "INCONCLUSIVE": "33", "FAIL": "31", "ERROR": "35",
@@ -18,6 +19,7 @@ def _paint(text: str, options: RenderOptions) -> str:
 
 
 def render(report: JsonObject, options: RenderOptions) -> str:
+    report = visible_json(report)  # server-supplied text shows its control characters, never runs them
     view = View(report)
     topology = obj(report.get("topology"))
     lines = [
@@ -48,7 +50,7 @@ def render(report: JsonObject, options: RenderOptions) -> str:
                            tablefmt="simple"), "", view.counts()]
     if options.signed:
         lines += [f"Envelope sha256: {options.signed.envelope_sha256}",
-                  f"Signed by: {', '.join(options.signed.signers)}"]
+                  f"Signed by: {visible(', '.join(options.signed.signers))}"]
     else:
         lines.append(UNSIGNED_NOTE)
     return "\n".join(lines) + "\n"

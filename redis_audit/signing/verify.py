@@ -11,7 +11,7 @@ from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.signing.canonical import sha256_hex
 from redis_audit.signing.dsse import INTOTO_PAYLOAD_TYPE, Envelope, envelope_sha256, verified_keyids
 from redis_audit.signing.errors import InvalidReport, short_repr
-from redis_audit.signing.intoto import PREDICATE_TYPE, Statement, parse_statement
+from redis_audit.signing.intoto import PREDICATE_TYPE, Statement, Subject, parse_statement
 from redis_audit.signing.keys import PublicKey, Verifier
 
 # RFC 3339 in UTC with "Z", as in-toto's field types require; fractional seconds allowed.
@@ -26,6 +26,7 @@ class VerifiedStatement:
     payload: bytes  # the exact signed bytes; render from these, never from the envelope again
     signer_keyids: tuple[str, ...]  # keyids of the pinned keys that verified
     envelope_sha256: str  # of the envelope file as given, for tickets
+    subject: Subject  # the subject whose digest matched the predicate (and the expected name, if any)
 
     @property
     def predicate(self) -> JsonObject:
@@ -60,11 +61,11 @@ def verify_envelope(
     statement = parse_statement(envelope.payload)  # the verified bytes, never the envelope again
     if statement.predicate_type != PREDICATE_TYPE:
         raise InvalidReport(f"predicateType is {short_repr(statement.predicate_type)}, expected {PREDICATE_TYPE}")
-    _check_subject(statement, expect_subject_name)
+    subject = _check_subject(statement, expect_subject_name)
     _check_valid_until(statement.predicate, now)
     if recompute_verdict is not None:
         _check_verdict(statement.predicate, recompute_verdict)
-    return VerifiedStatement(statement, envelope.payload, signers, envelope_sha256(data))
+    return VerifiedStatement(statement, envelope.payload, signers, envelope_sha256(data), subject)
 
 
 def _aware(now: datetime | None) -> datetime:
@@ -81,15 +82,20 @@ def _signature_reason(valid: int, threshold: int) -> str:
     return f"{valid} trusted key(s) signed, {threshold} required"
 
 
-def _check_subject(statement: Statement, expect_subject_name: str | None) -> None:
+def _check_subject(statement: Statement, expect_subject_name: str | None) -> Subject:
+    """The subject the report is about: its digest matches the fingerprint (and its name the expected one)."""
     fingerprint = _object_at(statement.predicate, "target", "fingerprint")
     digest = sha256_hex(fingerprint)
     matching = [subject for subject in statement.subjects if subject.sha256 == digest]
     if not matching:
         raise InvalidReport("subject digest does not match predicate.target.fingerprint")
-    if expect_subject_name is not None and expect_subject_name not in {s.name for s in matching}:
+    if expect_subject_name is None:
+        return matching[0]
+    named = [s for s in matching if s.name == expect_subject_name]
+    if not named:
         names = ", ".join(sorted({s.name for s in matching}))
         raise InvalidReport(f"report is about {short_repr(names)}, expected {short_repr(expect_subject_name)}")
+    return named[0]
 
 
 def _check_valid_until(predicate: JsonObject, now: datetime) -> None:
