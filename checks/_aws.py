@@ -135,17 +135,18 @@ def has_secret_facts(snapshot: Snapshot) -> bool:
 
 def aws_check(*, applies: Callable[[Snapshot], bool] = is_aws,
               skip_reason: str = "applies to AWS-managed deployments (no control-plane facts)",
-              **meta: Any) -> Callable[[AwsEvaluator], AwsEvaluator]:
+              not_applicable: bool = True, **meta: Any) -> Callable[[AwsEvaluator], AwsEvaluator]:
     """Register a check that only the control plane can verify; other deployments SKIP it.
 
     `applies` widens that where a fact can exist without an AWS deployment (secrets of a self-hosted
-    one). Should a wire evaluator of the same id appear, the AWS function becomes an `extend()` of it.
+    one); `not_applicable=False` keeps such a SKIP among what needs attention (an input is missing).
+    Should a wire evaluator of the same id appear, the AWS function becomes an `extend()` of it.
     """
 
     def register(function: AwsEvaluator) -> AwsEvaluator:
         def evaluate(ctx: CheckContext) -> Iterator[Finding]:
             if not applies(ctx.snapshot):
-                yield ctx.skipped(ctx.deployment, skip_reason)
+                yield (ctx.not_applicable if not_applicable else ctx.skipped)(ctx.deployment, skip_reason)
                 return
             yield from function(ctx)
 

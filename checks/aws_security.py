@@ -262,6 +262,7 @@ def _secret_unavailable(entry: dict[str, Any]) -> str | None:
 @aws_check(
     applies=has_secret_facts,
     skip_reason="no secret named: pass --password-secret ARN or --aws-app-secret ARN",
+    not_applicable=False,
     id="SECRET-001",
     title="The credential lives in Secrets Manager, encrypted with a customer-managed key",
     severity=Severity.HIGH,
@@ -297,6 +298,7 @@ def secret_stored(ctx: CheckContext) -> Iterator[Finding]:
 @aws_check(
     applies=has_secret_facts,
     skip_reason="no secret named: pass --password-secret ARN or --aws-app-secret ARN",
+    not_applicable=False,
     id="SECRET-002",
     title="Secret rotation is on and recent",
     severity=Severity.MEDIUM,

@@ -30,6 +30,7 @@ from redis_audit.topology import DATA_ROLES, DeploymentKind, Role
 if TYPE_CHECKING:
     from redis_audit.profile import Profile
 
+NOT_APPLICABLE = "notApplicable"  # the evidence key of a not-applicable SKIP
 CHECK_ID = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$")
 ALL_KINDS = frozenset(DeploymentKind)
 
@@ -189,6 +190,11 @@ class CheckContext:
 
     def skipped(self, resource: NodeSnapshot | str, message: str, **more: JsonValue) -> Finding:
         return self._finding(Status.SKIP, resource, message, None, None, more)
+
+    def not_applicable(self, resource: NodeSnapshot | str, message: str) -> Finding:
+        """A SKIP that needs no action: the check does not apply to this kind of deployment. Renderings
+        fold these away from what needs attention (`evidence.notApplicable`)."""
+        return self._finding(Status.SKIP, resource, message, None, None, {NOT_APPLICABLE: True})
 
     def errored(self, resource: NodeSnapshot | str, message: str, **more: JsonValue) -> Finding:
         return self._finding(Status.ERROR, resource, message, None, None, more)

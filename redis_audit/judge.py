@@ -50,7 +50,7 @@ def run_check(check: Check, ctx: CheckContext) -> list[Finding]:
     kind = ctx.snapshot.topology.kind
     if kind not in meta.topologies:
         applies = ", ".join(sorted(str(k) for k in meta.topologies))
-        findings = [ctx.skipped(DEPLOYMENT, f"applies to {applies} deployments; this one is {kind}")]
+        findings = [ctx.not_applicable(DEPLOYMENT, f"applies to {applies} deployments; this one is {kind}")]
     else:
         findings = _evaluate(check.function, meta.scope, meta.roles, ctx)
     for extension in check.extensions:

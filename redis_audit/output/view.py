@@ -27,6 +27,16 @@ def effective(finding: dict[str, Any]) -> str:
     return str(finding.get("effectiveStatus", finding.get("status")))
 
 
+def not_applicable(finding: dict[str, Any]) -> bool:
+    """A SKIP that needs no action (an AWS check on a self-hosted deployment, a cluster check on Sentinel).
+
+    Reports carry `evidence.notApplicable`; older ones are recognised by the judge's own wording."""
+    if effective(finding) != "SKIP":
+        return False
+    return obj(finding.get("evidence")).get("notApplicable") is True or str(finding.get("message", "")).startswith(
+        "applies to ")
+
+
 def _rank(order: tuple[str, ...], value: object) -> int:
     return order.index(str(value)) if str(value) in order else len(order)
 
@@ -79,7 +89,11 @@ class View:
         return [f for f in found if not only_attention or effective(f) in ATTENTION]
 
     def attention(self) -> list[dict[str, Any]]:
-        return self.findings(only_attention=True)
+        """What a reader must look at: not-applicable SKIPs are left out (see `not_applicable_findings`)."""
+        return [f for f in self.findings(only_attention=True) if not not_applicable(f)]
+
+    def not_applicable_findings(self) -> list[dict[str, Any]]:
+        return [f for f in self.findings() if not_applicable(f)]
 
     @property
     def blockers(self) -> list[dict[str, Any]]:

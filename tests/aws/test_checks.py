@@ -86,3 +86,13 @@ def test_denied_describe_skips_with_the_iam_action():
 def test_self_hosted_snapshot_skips_the_aws_only_checks():
     snap = snapshot_of({})
     assert statuses(snap, "ENC-001") == [] or set(statuses(snap, "ENC-001")) == {"SKIP"}
+
+
+def test_only_skips_that_need_no_action_are_marked_not_applicable():
+    """Renderings fold `notApplicable` SKIPs away from what needs attention; a missing input stays in view."""
+    snap = snapshot_of({})
+    checks = [c for c in all_checks(discover_packs()) if c.id in ("ENC-001", "SECRET-001", "CLU-001")]
+    skipped = {r.finding.check_id: r.finding for r in judge(snap, Profile(), checks)}
+    assert skipped["ENC-001"].evidence.get("notApplicable") is True  # an AWS check, self-hosted deployment
+    assert skipped["CLU-001"].evidence.get("notApplicable") is True  # a cluster check, another topology
+    assert "notApplicable" not in skipped["SECRET-001"].evidence  # no secret named: the user can fix that
