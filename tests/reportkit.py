@@ -29,12 +29,12 @@ def result(check_id: str, status: str, severity: str = "high", resource: str = "
 
 def make_report(findings: Sequence[Spec | tuple[str, str]], profile: Profile | None = None,
                 waiver_file: WaiverFile | None = None, mode: str | None = None,
-                finished: dt.datetime = FINISHED) -> Report:
+                finished: dt.datetime = FINISHED, extra: Sequence[CheckResult] = ()) -> Report:
     target = TargetInfo(url="rediss://10.0.0.1:6379", kind="redis", seeds=("10.0.0.1:6379",), tls=True,
                         tls_verify=True, user="auditor", name=DEPLOYMENT)
     snapshot = Snapshot(target, Topology(DeploymentKind.SENTINEL), {}, "2026-05-04T10:00:00Z",
                         "2026-05-04T10:00:06Z", "0.1.0")
-    results = [result(*spec) for spec in findings]
+    results = [*(result(*spec) for spec in findings), *extra]
     return Report.build(snapshot, profile or default_profile(), [], results,
                         finished - dt.timedelta(seconds=7), finished, mode, waiver_file)
 

@@ -31,7 +31,9 @@ Renderer = Callable[[JsonObject, RenderOptions], str]
 
 def renderers() -> dict[str, Renderer]:
     """Every output format by name. Renderers take the report's JSON, so they work on verified reports too."""
-    from redis_audit.output import html, json_format, junit, markdown, sarif, table
+    from redis_audit.output import html, json_format, junit, markdown, policyreport, prometheus, sarif, table
 
     return {"table": table.render, "json": json_format.render, "markdown": markdown.render, "html": html.render,
-            "junit": junit.render, "sarif": sarif.render}
+            "junit": junit.render, "sarif": sarif.render,
+            "policyreport": policyreport.render, "prometheus": prometheus.render,
+            "openmetrics": prometheus.render_openmetrics}
