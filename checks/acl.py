@@ -117,14 +117,41 @@ def channel_patterns(user: dict[str, Any]) -> list[str]:
     return ["*" if t == "allchannels" else t.lstrip("&") for t in tokens if t]
 
 
+# Command grants that start from everything, or that write/delete any key they may touch.
+_BROAD_GRANTS = ("+@all", "allcommands", "+@write", "+@keyspace", "+@dangerous")
+
+
+def _no_least_privilege(rule: dict[str, Any]) -> list[str]:
+    """Why one rule (the user's root rule or a selector) grants writes to every key with broad commands."""
+    raw = rule.get("keys", "")
+    tokens = [str(t) for t in raw] if isinstance(raw, list) else str(raw).split()
+    # '~*', 'allkeys', '%RW~*' and '%W~*' write every key; '%R~*' only reads them (a WARN, below).
+    writes_all = any(t in ("~*", "allkeys", "*") or (t.startswith("%") and "W" in t.split("~", 1)[0].upper()
+                                                     and t.endswith("~*")) for t in tokens)
+    commands = str(rule.get("commands", "")).split()
+    broad = [t for t in commands if t.lower() in _BROAD_GRANTS]
+    return [f"every key with {' '.join(broad)}"] if writes_all and broad else []
+
+
+def no_least_privilege(user: dict[str, Any]) -> list[str]:
+    """The rules (root, then selectors) that leave the user no least privilege at all."""
+    found = _no_least_privilege(user)
+    for index, selector in enumerate(items(user.get("selectors"))):
+        found += [f"selector {index + 1}: {why}" for why in _no_least_privilege(selector)]
+    return found
+
+
 @PACK.check(
     id="ACL-002",
     title="The application user's keys are limited to the limiter's prefixes, and its channels reset",
-    severity=Severity.MEDIUM,
+    severity=Severity.HIGH,
     category="acl",
     verifies="Every key pattern of application.user (ACL GETUSER keys and selectors) starts with one of "
     "application.key_prefixes, no pattern is '*', no channel is allowed ('&*'), and acl-pubsub-default is "
-    "resetchannels; ACL DRYRUN of GET/SET on a key outside the prefixes is denied.",
+    "resetchannels; ACL DRYRUN of GET/SET on a key outside the prefixes is denied. Wide scopes WARN; writable "
+    "access to every key (~*, allkeys, %RW~*) together with commands that start from everything or write any key "
+    "(+@all/allcommands, even minus @dangerous, +@write, +@keyspace) FAILs: that is no least privilege at all.",
+    version=2,
     risk="A limiter user that reaches every key can read or destroy other tenants' data, and a leaked limiter "
     "secret exposes the whole keyspace.",
     remediation="ACL SETUSER app resetkeys ~rl:* ~rlz:* resetchannels; CONFIG SET acl-pubsub-default "
@@ -159,10 +186,15 @@ def app_key_scope(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
         problems.append("every pub/sub channel (&*)")
     if pubsub_default == "allchannels":
         problems.append("acl-pubsub-default allchannels")
+    unlimited = no_least_privilege(user)
     observed: JsonObject = {"user": name, "keyPatterns": list(keys), "channels": list(channels),
-                            "aclPubsubDefault": pubsub_default, "outsidePrefixAllowed": list(outside)}
+                            "aclPubsubDefault": pubsub_default, "outsidePrefixAllowed": list(outside),
+                            "commands": str(user.get("commands", "")), "noLeastPrivilege": list(unlimited)}
     expected: JsonObject = {"keyPrefixes": list(prefixes), "channels": [], "aclPubsubDefault": "resetchannels"}
-    if problems:
+    if unlimited:
+        yield ctx.failed(node, f"no least privilege: {name} may write {'; '.join(unlimited)}",
+                         observed=observed, expected=expected)
+    elif problems:
         yield ctx.warned(node, "; ".join(problems), observed=observed, expected=expected)
     elif not prefixes:
         yield ctx.passed(node, f"{name} has no '*' key pattern (no application.key_prefixes to compare with)",

@@ -23,6 +23,9 @@ def parse_getuser(reply: Any) -> JsonObject:
     user = pairs_to_dict(reply)
     passwords = user.pop("passwords", [])
     user["passwordCount"] = len(passwords) if isinstance(passwords, list) else 0
+    selectors = user.get("selectors")
+    if isinstance(selectors, list):  # each selector is a flat [k, v, ...] reply of its own
+        user["selectors"] = [pairs_to_dict(s) for s in selectors]
     return user
 
 

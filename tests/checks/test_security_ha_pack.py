@@ -147,7 +147,7 @@ def test_security_faults_fail(fresh_sandbox):
     with pytest.raises(Exception):  # noqa: B017
         sb.client(primary, "app").flushdb()
     report = audit(sb)
-    assert only(report, "ACL-001", FAIL) and only(report, "ACL-002", WARN)
+    assert only(report, "ACL-001", FAIL) and only(report, "ACL-002", FAIL)
     assert statuses(report, "TLS-002")["FAIL"] == 2
     assert findings(report, "TLS-001")[0].status is FAIL or statuses(report, "TLS-001")["FAIL"] == 1
     assert statuses(report, "AUTH-003") == {"FAIL": 1, "PASS": 1}
