@@ -9,13 +9,28 @@ from typing import Any
 from redis_audit.check import CheckContext, Scope
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
-from redis_audit.snapshot import NodeSnapshot
+from redis_audit.snapshot import NO_PASSWORD, NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
 
 from ._facts import acl_users, as_int, fact_or_none, flags_of, items, optional
 from .pack import PACK
 
 ALL_ROLES = frozenset(Role)
+
+
+def open_evidence(node: NodeSnapshot) -> JsonObject:
+    found = fact_or_none(node, NO_PASSWORD)
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def needs_no_password(node: NodeSnapshot) -> str | None:
+    """Why the node is open to anyone, when the audit's own credentials showed it (collect.base.open_session)."""
+    found = open_evidence(node)
+    if not found:
+        return None
+    return (f"the server needs no password: it refused the audit's credentials ({found.get('credentialsRefused')}) "
+            f"and answered {found.get('unauthenticatedPing')} to a client that sent none; it was audited "
+            "unauthenticated")
 
 
 @PACK.check(
@@ -33,6 +48,13 @@ ALL_ROLES = frozenset(Role)
     needs=("acl.users", "acl.list"),
 )
 def no_passwordless_user(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
+    open_server = needs_no_password(node)
+    if open_server is not None:
+        known = optional(lambda: acl_users(node)) or {}
+        nopass = sorted(n for n, u in known.items() if "nopass" in flags_of(u) and "on" in flags_of(u))
+        yield ctx.failed(node, open_server, observed={"nopassUsers": nopass or ["default"], **open_evidence(node)},
+                         expected={"nopassUsers": [], "credentialsAccepted": True})
+        return
     users = acl_users(node)
     nopass = sorted(name for name, user in users.items() if "nopass" in flags_of(user) and "on" in flags_of(user))
     default = users.get("default", {})
@@ -63,6 +85,10 @@ def no_passwordless_user(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Find
     roles=ALL_ROLES,
 )
 def unauthenticated_refused(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
+    open_server = needs_no_password(node)
+    if open_server is not None:
+        yield ctx.failed(node, open_server, observed=open_evidence(node), expected="NOAUTH or connection refused")
+        return
     probe = node.fact("probe.unauthenticated")
     result = probe if isinstance(probe, dict) else {}
     reply = str(result.get("reply"))

@@ -10,8 +10,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import AuthenticationError
+
 from redis_audit.client import Timeouts, open_client
-from redis_audit.collect.base import Deadline, classify_error
+from redis_audit.collect.base import Deadline, answers_without_password, classify_error
 from redis_audit.collect.parse import pairs_to_dict, parse_cluster_nodes, parse_info, parse_info_fields
 from redis_audit.exitcodes import UsageError
 from redis_audit.target import Credentials, Target
@@ -43,11 +45,16 @@ class Discoverer:
         self.deadline = deadline
 
     def _call(self, address: Address, credentials: Credentials, *args: Any) -> Any:
-        client = open_client(
-            address, tls=self.target.tls, credentials=credentials, timeouts=self.deadline.timeouts(self.timeouts)
-        )
+        timeouts = self.deadline.timeouts(self.timeouts)
+        client = open_client(address, tls=self.target.tls, credentials=credentials, timeouts=timeouts)
         try:
             return client.execute_command(*args)
+        except AuthenticationError:
+            # Refused because the server has no password at all? Then discovery goes on without one;
+            # collection finds the same and reports the open server (collect.base.open_session).
+            if credentials == Credentials() or answers_without_password(address, self.target.tls, timeouts) is None:
+                raise
+            return self._call(address, Credentials(), *args)
         finally:
             client.close()
 

@@ -16,6 +16,8 @@ from redis_audit.jsonvalue import JsonObject, JsonValue, NotCanonical, ensure_ca
 from redis_audit.topology import Address, Role, Topology
 
 SNAPSHOT_SCHEMA = "redis-audit/snapshot/v1"
+# A node's fact: it refused the audit's credentials but answers without any, so it was audited unauthenticated.
+NO_PASSWORD = "auth.not_required"
 
 
 class FactErrorKind(StrEnum):

@@ -14,9 +14,9 @@ from redis_audit.client import Timeouts, open_client
 from redis_audit.guard import CommandNotAllowed, command_key
 from redis_audit.jsonvalue import JsonValue
 from redis_audit.secret import scrub
-from redis_audit.snapshot import Fact, FactError, FactErrorKind
+from redis_audit.snapshot import NO_PASSWORD, Fact, FactError, FactErrorKind
 from redis_audit.target import Credentials, Target, TlsOptions
-from redis_audit.topology import Node, Role, Topology
+from redis_audit.topology import Address, Node, Role, Topology
 
 if TYPE_CHECKING:
     from redis_audit.profile import Profile
@@ -138,10 +138,42 @@ class Collector(Declared, Protocol):
     def collect(self, session: NodeSession, ctx: CollectContext) -> dict[str, Fact]: ...
 
 
+def answers_without_password(address: Address, tls: TlsOptions, timeouts: Timeouts) -> str | None:
+    """The reply to a PING sent with no credentials at all, when the server answers it; else None."""
+    client = open_client(address, tls=tls, credentials=Credentials(), timeouts=timeouts)
+    try:
+        return str(client.execute_command("PING"))
+    except Exception:  # NOAUTH, NOPERM, a closed connection: it does not let an anonymous client in
+        return None
+    finally:
+        client.close()
+
+
 def open_session(node: Node, ctx: CollectContext, deadline: Deadline) -> NodeSession:
+    """A session on one node. When the server refuses the credentials because it has no password at all
+    (or no such user, while the default user needs none), the node is audited unauthenticated, read-only as
+    always, and the fact NO_PASSWORD says so: an open server is the finding, never an inconclusive run."""
     credentials = ctx.target.sentinel_credentials if node.role is Role.SENTINEL else ctx.target.credentials
     timeouts = deadline.timeouts(ctx.timeouts)
     client = open_client(node.address, tls=ctx.target.tls, credentials=credentials, timeouts=timeouts)
+    if credentials.user is None and credentials.password is None:
+        return NodeSession(node, client, deadline, ctx.target.tls, credentials, timeouts)
+    try:  # connect (and AUTH) now: the refusal must be told apart from a server that needs no password
+        client.connection_pool.release(client.connection_pool.get_connection())
+    except rexc.AuthenticationError as exc:
+        client.close()
+        reply = answers_without_password(node.address, ctx.target.tls, timeouts)
+        if reply is None:
+            raise
+        anonymous = open_client(node.address, tls=ctx.target.tls, credentials=Credentials(), timeouts=timeouts)
+        session = NodeSession(node, anonymous, deadline, ctx.target.tls, Credentials(), timeouts)
+        session.facts[NO_PASSWORD] = Fact(value={"credentialsRefused": scrub(exc), "unauthenticatedPing": reply})
+        return session
+    except (rexc.ConnectionError, rexc.TimeoutError, OSError):
+        client.close()
+        raise  # unreachable: the runner records why
+    except Exception:  # anything else, the first command reports as that command's fact
+        pass
     return NodeSession(node, client, deadline, ctx.target.tls, credentials, timeouts)
 
 
