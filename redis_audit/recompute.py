@@ -26,7 +26,7 @@ def recompute_decision(predicate: JsonObject) -> str:
     and returns the recomputed decision for verify_envelope to compare."""
     try:
         return _recompute(predicate)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # a shape no report has
         raise InvalidReport(f"report is malformed: {type(exc).__name__}: {short_repr(str(exc))}") from None
 
 

@@ -22,6 +22,7 @@ from redis_audit.jsonvalue import JsonObject
 from redis_audit.output import RenderOptions, SignedContext, renderers
 from redis_audit.output.view import View
 from redis_audit.recompute import recompute_decision
+from redis_audit.signing.dsse import MAX_ENVELOPE_BYTES
 from redis_audit.signing.errors import InvalidReport
 from redis_audit.signing.keys import PublicKey, keyid_for, load_public_key
 from redis_audit.signing.verify import VerifiedStatement, verify_envelope
@@ -56,10 +57,15 @@ def load_keys(paths: Sequence[Path]) -> list[PinnedKey]:
 
 
 def read_envelope(path: Path) -> bytes:
+    """The envelope file's bytes; one larger than any report could be is refused unread."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_ENVELOPE_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_ENVELOPE_BYTES:
+        raise InvalidReport(f"{path}: invalid report: larger than {MAX_ENVELOPE_BYTES // (1024 * 1024)} MiB")
+    return data
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ def _issued_at(data: bytes) -> dt.datetime | None:
     try:
         payload = json.loads(base64.b64decode(json.loads(data)["payload"]))
         return parse_rfc3339(payload["predicate"]["run"]["finishedAt"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None  # verify_envelope reports what is wrong
 
 

@@ -60,8 +60,8 @@ def verify(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: 
 @click.option("--output", type=click.Path(path_type=Path), help="Write the rendering here instead of stdout.")
 @click.option("--only-attention", is_flag=True, help="Hide PASS findings.")
 def render_command(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: str | None, at: str | None,
-                   output_format: str, output: Path | None, only_attention: bool) -> None:
-    """Render a signed report, after verifying it: never from unsigned data."""
+                   output_format: str, output: Path | None, only_attention: bool) -> int:
+    """Render a signed report, after verifying it: never from unsigned data. Exits as verify does."""
     verified = verify_file(report, load_keys(keys), threshold, expect_target, parse_at(at))
     tty = output is None and sys.stdout.isatty()
     text = render(verified.report, output_format, only_attention=only_attention,
@@ -71,3 +71,4 @@ def render_command(report: Path, keys: tuple[Path, ...], threshold: int, expect_
     else:
         write_text(output, text)
         click.echo(f"{output_format} rendering of verified {report} written to {output}", err=True)
+    return decision_exit(View(verified.report))

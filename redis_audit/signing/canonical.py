@@ -44,7 +44,11 @@ def _jcs_ordered(value: object) -> object:
 
 
 class StrictJsonError(ValueError):
-    """JSON that the report format never produces: duplicate keys, floats, NaN, bad UTF-8."""
+    """JSON that the report format never produces: duplicate keys, floats, NaN, bad UTF-8, deep nesting."""
+
+
+# Reports nest about ten levels deep; far deeper is a document built to exhaust a parser's recursion.
+MAX_DEPTH = 64
 
 
 def loads_strict(data: bytes) -> JsonValue:
@@ -65,6 +69,9 @@ def loads_strict(data: bytes) -> JsonValue:
         )
     except json.JSONDecodeError as exc:
         raise StrictJsonError(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise StrictJsonError(f"nested deeper than {MAX_DEPTH} levels") from None
+    _check_depth(value)  # before anything walks it recursively
     try:
         ensure_canonical(value)
     except NotCanonical as exc:
@@ -78,6 +85,16 @@ def loads_strict_object(data: bytes) -> dict[str, JsonValue]:
     if not isinstance(value, dict):
         raise StrictJsonError("not a JSON object")
     return value
+
+
+def _check_depth(value: JsonValue) -> None:
+    stack: list[tuple[JsonValue, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        if children and depth > MAX_DEPTH:
+            raise StrictJsonError(f"nested deeper than {MAX_DEPTH} levels")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

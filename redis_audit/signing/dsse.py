@@ -20,6 +20,14 @@ from redis_audit.signing.signers import Signer
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
+# Bounds on what verify reads (an envelope is untrusted input until its signature checks): a real
+# report is well under a megabyte and carries one to a few signatures of 64-72 bytes (Ed25519,
+# DER ECDSA P-256); each signature costs a verification per pinned key.
+MAX_ENVELOPE_BYTES = 64 * 1024 * 1024
+MAX_SIGNATURES = 32
+MAX_SIGNATURE_BYTES = 1024
+MAX_KEYID_CHARS = 512
+
 _STANDARD_B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _URLSAFE_B64 = re.compile(r"[A-Za-z0-9_-]*={0,2}")
 
@@ -62,6 +70,8 @@ class Envelope:
     @classmethod
     def from_bytes(cls, data: bytes) -> Envelope:
         """Parse an envelope strictly; any deviation is InvalidReport with the reason."""
+        if len(data) > MAX_ENVELOPE_BYTES:
+            raise InvalidReport(f"envelope is larger than {MAX_ENVELOPE_BYTES // (1024 * 1024)} MiB")
         try:
             document = loads_strict_object(data)
         except StrictJsonError as exc:
@@ -71,6 +81,8 @@ class Envelope:
         raw_signatures = document.get("signatures")
         if not isinstance(raw_signatures, list) or not raw_signatures:
             raise InvalidReport("envelope has no signatures")
+        if len(raw_signatures) > MAX_SIGNATURES:
+            raise InvalidReport(f"envelope has {len(raw_signatures)} signatures; at most {MAX_SIGNATURES} are read")
         signatures = tuple(_parse_signature(item, index) for index, item in enumerate(raw_signatures))
         return cls(payload, payload_type, signatures)
 
@@ -82,7 +94,12 @@ def _parse_signature(item: object, index: int) -> Signature:
     keyid = item.get("keyid", "")  # optional in the spec
     if not isinstance(keyid, str):
         raise InvalidReport(f"{where}: keyid is not a string")
-    return Signature(keyid, _b64decode(_string_field(item, "sig", where), f"{where} sig"))
+    if len(keyid) > MAX_KEYID_CHARS:
+        raise InvalidReport(f"{where}: keyid is longer than {MAX_KEYID_CHARS} characters")
+    text = _string_field(item, "sig", where)
+    if len(text) > (MAX_SIGNATURE_BYTES + 2) // 3 * 4:
+        raise InvalidReport(f"{where}: sig is longer than {MAX_SIGNATURE_BYTES} bytes")
+    return Signature(keyid, _b64decode(text, f"{where} sig"))
 
 
 def _string_field(document: Mapping[str, JsonValue], name: str, where: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.signing.canonical import sha256_hex
@@ -18,6 +18,10 @@ from redis_audit.signing.keys import PublicKey, Verifier
 _RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z")
 
 VerdictRecomputer = Callable[[JsonObject], str]
+
+# Verifying "now" tolerates this much clock difference between the signing and the verifying host;
+# an explicit time (verify --at) tolerates none.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ def verify_envelope(
     """
     if threshold < 1:
         raise ValueError("threshold must be at least 1")
+    skew = CLOCK_SKEW if now is None else timedelta(0)
     now = _aware(now)
     envelope = Envelope.from_bytes(data)
 
@@ -63,6 +68,7 @@ def verify_envelope(
         raise InvalidReport(f"predicateType is {short_repr(statement.predicate_type)}, expected {PREDICATE_TYPE}")
     subject = _check_subject(statement, expect_subject_name)
     _check_valid_until(statement.predicate, now)
+    _check_issued(statement.predicate, now, skew)
     if recompute_verdict is not None:
         _check_verdict(statement.predicate, recompute_verdict)
     return VerifiedStatement(statement, envelope.payload, signers, envelope_sha256(data), subject)
@@ -99,16 +105,29 @@ def _check_subject(statement: Statement, expect_subject_name: str | None) -> Sub
 
 
 def _check_valid_until(predicate: JsonObject, now: datetime) -> None:
-    verdict = _object_at(predicate, "verdict")
-    text = verdict.get("validUntil")
-    if not isinstance(text, str) or not _RFC3339_UTC.fullmatch(text):
-        raise InvalidReport(f"verdict.validUntil is {short_repr(text)}, expected an RFC 3339 UTC time")
-    try:
-        valid_until = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidReport(f"verdict.validUntil {short_repr(text)} is not a real time") from None
-    if now >= valid_until:
+    text = _object_at(predicate, "verdict").get("validUntil")
+    if now >= _utc_time(text, "verdict.validUntil"):
         raise InvalidReport(f"report expired at {text}")
+
+
+def _check_issued(predicate: JsonObject, now: datetime, skew: timedelta) -> None:
+    """A report is not valid before its run started: `verify --at` an earlier time is refused."""
+    run = predicate.get("run")
+    started = run.get("startedAt") if isinstance(run, dict) else None
+    if started is None:
+        return  # the report's recomputation (verify) requires a run; bare statements carry none
+    if now + skew < _utc_time(started, "run.startedAt"):
+        raise InvalidReport(f"report is not valid before its run started ({started}); "
+                            f"checked at {now.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+
+
+def _utc_time(text: object, field: str) -> datetime:
+    if not isinstance(text, str) or not _RFC3339_UTC.fullmatch(text):
+        raise InvalidReport(f"{field} is {short_repr(text)}, expected an RFC 3339 UTC time")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidReport(f"{field} {short_repr(text)} is not a real time") from None
 
 
 def _check_verdict(predicate: JsonObject, recompute_verdict: VerdictRecomputer) -> None:
