@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis_audit.jsonvalue import JsonObject
+from redis_audit.output.sanitize import visible
 from redis_audit.output.view import View, effective, obj
 from redis_audit.waivers import parse_rfc3339
 
@@ -136,7 +137,8 @@ def merge(reports: Iterable[Sequence[Family]]) -> list[Family]:
 
 
 def escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    """Control and bidi characters spelled out (sanitize.visible), then the exposition's own escapes."""
+    return visible(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
 def escape_help(text: str) -> str:

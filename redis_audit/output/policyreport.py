@@ -19,6 +19,7 @@ from typing import Any
 
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.output import RenderOptions
+from redis_audit.output.sanitize import json_escape_hidden
 from redis_audit.output.view import View, effective
 from redis_audit.waivers import parse_rfc3339
 
@@ -82,7 +83,8 @@ def render(report: JsonObject, options: RenderOptions) -> str:
         "summary": summary,
         "results": results,
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    # Exact values; DEL, C1 and bidi controls as \u escapes so the file is safe to cat.
+    return json_escape_hidden(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def _result(policy: str, rule: str, result: str, message: str, when: dict[str, int], *, severity: str,

@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_pro
 
 from redis_audit.cli.signed import render
 from redis_audit.output.metrics import exposition, merge, report_metrics
+from redis_audit.output.sanitize import visible
 from tests.output.verdicts import EXPECTED, HOSTILE, VERDICTS, build
 from tests.reportkit import DEPLOYMENT, FINISHED
 
@@ -75,7 +76,8 @@ def test_label_values_are_escaped_so_a_hostile_name_stays_one_label(reports) -> 
         text = exposition(report_metrics(report), openmetrics=openmetrics)
         assert text.count("\n# EOF") == (1 if openmetrics else 0)  # the hostile "# EOF" never starts a line
         found = samples(text, parser)
-        assert value(found, "redis_audit_deployment_ready", deployment=HOSTILE) == 1
+        # The value as every text rendering shows it: the newline spelled out, quotes and braces kept.
+        assert value(found, "redis_audit_deployment_ready", deployment=visible(HOSTILE)) == 1
 
 
 def test_the_fleet_merges_reports_into_one_family_per_metric(reports) -> None:
