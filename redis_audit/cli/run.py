@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from redis_audit.audit import AuditOptions, collect_snapshot, judge_snapshot, now
+from redis_audit.cli import asff_options as asff
 from redis_audit.cli.aws_options import aws_options, pop_aws_options, resolve_target, upload_if_asked
 from redis_audit.cli.options import pop_target_options, target_options
 from redis_audit.cli.probe_failover import FACT as FAILOVER_FACT
@@ -20,6 +21,7 @@ from redis_audit.cli.signed import PinnedKey, render, signed_context, subject_na
 from redis_audit.client import Timeouts
 from redis_audit.exitcodes import ExitCode, UsageError
 from redis_audit.output import RenderOptions, renderers
+from redis_audit.output.asff import AsffAccount
 from redis_audit.output.sanitize import visible
 from redis_audit.probes.results import fold_into, load_results
 from redis_audit.profile import MODES, SIGNED_MODES, Profile, load_profile
@@ -42,10 +44,12 @@ def format_option(default: str = "table") -> Callable[[FC], FC]:
                         type=click.Choice(sorted(renderers())), help="Report format.")
 
 
-def render_report(report: Report, output_format: str, *, only_attention: bool = False, tty: bool = False) -> str:
+def render_report(report: Report, output_format: str, *, only_attention: bool = False, tty: bool = False,
+                  asff_account: AsffAccount | None = None) -> str:
     """The report in one format; colour only on a terminal, and never with NO_COLOR."""
     color = tty and "NO_COLOR" not in os.environ
-    return renderers()[output_format](report.to_json(), RenderOptions(only_attention=only_attention, color=color))
+    return renderers()[output_format](report.to_json(), RenderOptions(only_attention=only_attention, color=color,
+                                                                      asff=asff_account))
 
 
 def write_text(path: Path, text: str, option: str = "--output") -> None:
@@ -55,13 +59,14 @@ def write_text(path: Path, text: str, option: str = "--output") -> None:
         raise UsageError(f"{option}: cannot write {path}: {exc.strerror}") from None
 
 
-def write_report(report: Report, output_format: str, output: Path | None, only_attention: bool) -> None:
+def write_report(report: Report, output_format: str, output: Path | None, only_attention: bool,
+                 asff_account: AsffAccount | None = None) -> None:
     """Render the report to the file, or to stdout; with a file, print a short verdict on stdout."""
     if output is None:
-        click.echo(render_report(report, output_format, only_attention=only_attention, tty=sys.stdout.isatty()),
-                   nl=False)
+        click.echo(render_report(report, output_format, only_attention=only_attention, tty=sys.stdout.isatty(),
+                                 asff_account=asff_account), nl=False)
         return
-    write_text(output, render_report(report, output_format, only_attention=only_attention))
+    write_text(output, render_report(report, output_format, only_attention=only_attention, asff_account=asff_account))
     click.echo(summary_line(report))
     click.echo(f"Report written to {output}")
 
@@ -87,6 +92,7 @@ def summary_line(report: Report) -> str:
 @click.option("--from-snapshot", type=click.Path(path_type=Path), help="Judge a saved snapshot; no network.")
 @click.option("--only-attention", is_flag=True, help="Hide PASS rows in the table.")
 @aws_options
+@asff.asff_options
 @click.option("--probe-results", type=click.Path(path_type=Path), multiple=True, metavar="FILE",
               help="A `probe latency --emit` result from an app pod (repeat for several pods).")
 @click.option("--allow-failover", is_flag=True, help="Also run the failover probe (changes the deployment!).")
@@ -113,6 +119,11 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
         refuse_without_consent(failover_opts, "--failover-yes")
     target_opts = pop_target_options(kwargs)
     aws_opts = pop_aws_options(kwargs, output)
+    asff_opts = asff.pop_asff_options(kwargs)
+    aws_in_use = aws_opts.resource is not None or asff_opts.upload
+    if output_format == "asff" and not (asff_opts.account_id or aws_in_use or from_snapshot):
+        raise UsageError("--format asff of a self-hosted deployment: give --asff-account-id ID and --asff-region R "
+                         "(or --upload-asff, which uses the caller's account)")
     loaded_profile = load_profile(profile)
     pods = load_results(probe_results)  # before connecting: a bad file is a usage error
     mode = run_mode or loaded_profile.report.mode
@@ -137,12 +148,17 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
     report = judge_snapshot(snapshot, loaded_profile, mode=mode, waiver_file=waiver_file)
     for warning in waiver_warnings(report.waivers):
         click.echo(f"redis-audit: warning: {visible(warning)}", err=True)
+    account = asff.render_account(report.to_json(), asff_opts, aws_opts.settings if aws_in_use else None) \
+        if output_format == "asff" else None
+    envelope_sha256 = None
     if signers:
         assert output is not None
-        write_signed(report, signers, output, output_format, only_attention, public_keys)
+        envelope_sha256 = write_signed(report, signers, output, output_format, only_attention, public_keys, account)
     else:
-        write_report(report, output_format, output, only_attention)
+        write_report(report, output_format, output, only_attention, account)
     upload_if_asked(aws_opts, output, report)
+    if asff_opts.upload:
+        asff.upload(report.to_json(), asff_opts, aws_opts.settings, envelope_sha256)
     if report.verdict.incomplete:
         for reason in report.verdict.reasons:
             click.echo(f"redis-audit: incomplete: {visible(reason)}", err=True)
@@ -185,8 +201,10 @@ def _public_key_path(spec: str) -> Path | None:
 
 
 def write_signed(report: Report, signers: list[Signer], output: Path, output_format: str,
-                 only_attention: bool, public_keys: list[Path | None] | None = None) -> None:
-    """Sign, check the envelope verifies (as `verify` will), write it, then render from the verified payload."""
+                 only_attention: bool, public_keys: list[Path | None] | None = None,
+                 asff_account: AsffAccount | None = None) -> str:
+    """Sign, check the envelope verifies (as `verify` will), write it, then render from the verified payload.
+    Returns the envelope's sha256."""
     data = sign_report(report.to_json(), subject_name(target_name(report.snapshot)), signers).to_bytes()
     paths = public_keys or [None] * len(signers)
     keys = [PinnedKey(path or Path(f"{signer.keyid.removeprefix('sha256:')[:16]}.pub.pem"), signer.public_key())
@@ -200,7 +218,7 @@ def write_signed(report: Report, signers: list[Signer], output: Path, output_for
     context = signed_context(data, verified, keys, output)
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     click.echo(render(verified.predicate, output_format, only_attention=only_attention, color=color,
-                      signed=context), nl=False)
+                      signed=context, asff=asff_account), nl=False)
     # The rendering alone on stdout (`--format sarif > x.sarif` works); the rest is for the person running it.
     click.echo(summary_line(report), err=True)
     click.echo(f"Signed report ({len(signers)} signature{'s' if len(signers) > 1 else ''}) written to {output}",
@@ -208,6 +226,7 @@ def write_signed(report: Report, signers: list[Signer], output: Path, output_for
     known = [p for p in paths if p is not None]
     click.echo("Verify: " + (verify_command(output, known, len(known)) if len(known) == len(signers)
                              else f"redis-audit verify {output} --key PUBLIC_KEY.pem"), err=True)
+    return context.envelope_sha256
 
 
 def write_bytes(path: Path, data: bytes) -> None:

@@ -20,6 +20,7 @@ import click
 from redis_audit.exitcodes import UsageError
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.output import RenderOptions, SignedContext, renderers
+from redis_audit.output.asff import AsffAccount
 from redis_audit.output.view import View
 from redis_audit.recompute import recompute_decision
 from redis_audit.signing.dsse import MAX_ENVELOPE_BYTES
@@ -128,8 +129,8 @@ def verify_command(path: Path, keys: Sequence[Path], threshold: int = 1) -> str:
 
 
 def render(report: JsonObject, output_format: str, *, only_attention: bool = False, color: bool = False,
-           signed: SignedContext | None = None) -> str:
-    return renderers()[output_format](report, RenderOptions(only_attention, color, signed))
+           signed: SignedContext | None = None, asff: AsffAccount | None = None) -> str:
+    return renderers()[output_format](report, RenderOptions(only_attention, color, signed, asff))
 
 
 def parse_at(value: str | None) -> dt.datetime | None:

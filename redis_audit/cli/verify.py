@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from redis_audit.aws.resource import AwsSettings
+from redis_audit.cli import asff_options as asff
 from redis_audit.cli.run import write_text
 from redis_audit.cli.signed import Verified, load_keys, parse_at, render, verify_file, verify_options
 from redis_audit.output import renderers
@@ -59,16 +61,25 @@ def verify(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: 
 @click.option("--format", "output_format", default="table", show_default=True, type=click.Choice(sorted(renderers())))
 @click.option("--output", type=click.Path(path_type=Path), help="Write the rendering here instead of stdout.")
 @click.option("--only-attention", is_flag=True, help="Hide PASS findings.")
+@asff.asff_options
+@click.option("--aws-profile", metavar="NAME", help="AWS named profile for --upload-asff (default: the boto3 chain).")
 def render_command(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: str | None, at: str | None,
-                   output_format: str, output: Path | None, only_attention: bool) -> int:
+                   output_format: str, output: Path | None, only_attention: bool, aws_profile: str | None,
+                   **kwargs: object) -> int:
     """Render a signed report, after verifying it: never from unsigned data. Exits as verify does."""
+    asff_opts = asff.pop_asff_options(kwargs)
     verified = verify_file(report, load_keys(keys), threshold, expect_target, parse_at(at))
+    settings = AwsSettings(asff_opts.region, aws_profile)
+    account = asff.render_account(verified.report, asff_opts, settings if asff_opts.upload else None) \
+        if output_format == "asff" else None
     tty = output is None and sys.stdout.isatty()
     text = render(verified.report, output_format, only_attention=only_attention,
-                  color=tty and "NO_COLOR" not in os.environ, signed=verified.context)
+                  color=tty and "NO_COLOR" not in os.environ, signed=verified.context, asff=account)
     if output is None:
         click.echo(text, nl=False)
     else:
         write_text(output, text)
         click.echo(f"{output_format} rendering of verified {report} written to {output}", err=True)
+    if asff_opts.upload:
+        asff.upload(verified.report, asff_opts, settings, verified.context.envelope_sha256)
     return decision_exit(View(verified.report))

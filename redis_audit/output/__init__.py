@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from redis_audit.jsonvalue import JsonObject
+
+if TYPE_CHECKING:
+    from redis_audit.output.asff import AsffAccount
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class RenderOptions:
     only_attention: bool = False  # hide PASS rows
     color: bool = False
     signed: SignedContext | None = None  # None: an unsigned report, for local exploration only
+    asff: AsffAccount | None = None  # --format asff: the account and region (default: the report's ARN)
 
 
 Renderer = Callable[[JsonObject, RenderOptions], str]
@@ -31,9 +36,9 @@ Renderer = Callable[[JsonObject, RenderOptions], str]
 
 def renderers() -> dict[str, Renderer]:
     """Every output format by name. Renderers take the report's JSON, so they work on verified reports too."""
-    from redis_audit.output import html, json_format, junit, markdown, policyreport, prometheus, sarif, table
+    from redis_audit.output import asff, html, json_format, junit, markdown, policyreport, prometheus, sarif, table
 
     return {"table": table.render, "json": json_format.render, "markdown": markdown.render, "html": html.render,
             "junit": junit.render, "sarif": sarif.render,
-            "policyreport": policyreport.render, "prometheus": prometheus.render,
+            "asff": asff.render, "policyreport": policyreport.render, "prometheus": prometheus.render,
             "openmetrics": prometheus.render_openmetrics}
