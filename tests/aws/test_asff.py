@@ -322,4 +322,4 @@ def test_render_format_asff_of_a_verified_report(reports, tmp_path: Path, capsys
     code = main(["render", str(verified.path), "--key", str(verified.path.parent / "keys" / key),
                  "--at", "2026-05-04T11:00:00Z", "--format", "asff", "--asff-region", "us-west-2"])
     found = json.loads(capsys.readouterr().out)
-    assert code in (0, None) and found[0]["ProductArn"].startswith("arn:aws:securityhub:us-west-2:123456789012:")
+    assert code == 0 and found[0]["ProductArn"].startswith("arn:aws:securityhub:us-west-2:123456789012:")
