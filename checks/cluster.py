@@ -11,8 +11,10 @@ from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
+from redis_audit.wording import plural
 
 from ._facts import as_int, count_field, fact_or_none, items, table
+from ._replicas import redundancy
 from .pack import PACK
 
 CLUSTER_ONLY = frozenset({DeploymentKind.CLUSTER})
@@ -75,9 +77,12 @@ def _health_view(ctx: CheckContext) -> dict[str, str]:
     severity=Severity.CRITICAL,
     category="cluster",
     verifies="The cluster has at least cluster.min_primaries (3) primaries, and every primary has at least one "
-    "replica that the audit reached and that the cluster reports online (CLUSTER SHARDS health, or CLUSTER NODES "
-    "flags); 'loading' counts as healthy when the replica's own INFO shows its link up (Redis 7.0 reports "
-    "'loading' until the first write).",
+    "replica that the audit reached, that the cluster reports online (CLUSTER SHARDS health, or CLUSTER NODES "
+    "flags; 'loading' counts as healthy when the replica's own INFO shows its link up: Redis 7.0 reports "
+    "'loading' until the first write) and that could start an automatic failover (clusterHandleSlaveFailover: "
+    "not cluster-replica-no-failover, data age within repl-ping-replica-period + cluster-node-timeout x "
+    "cluster-replica-validity-factor, see HA-001).",
+    version=2,
     risk="A shard without a healthy replica cannot fail over: losing its primary loses its slots (and, with "
     "full coverage required, the whole cluster). Fewer than three primaries cannot form a failover majority.",
     remediation="Add a replica to each shard (redis-cli --cluster add-node --cluster-slave) and run at least "
@@ -97,15 +102,22 @@ def cluster_shape(ctx: CheckContext) -> Iterator[Finding]:
     health = _health_view(ctx)
     unreached = {str(u.address) for u in topology.unreachable}
     for primary in sorted(primaries, key=lambda n: n.address):
-        replicas = {str(r.address): health.get(str(r.address), "unknown") for r in topology.replicas_of(primary)}
-        healthy = [a for a, h in replicas.items() if a not in unreached and _replica_healthy(ctx, a, h)]
-        observed: JsonObject = {"replicas": dict(replicas), "unreachable": sorted(set(replicas) & unreached)}
+        found = redundancy(ctx.snapshot, ctx.profile, primary)
+        named = {str(r.address) for r in topology.replicas_of(primary)} | {c.address for c in found.candidates}
+        replicas = {a: health.get(a, "unknown") for a in sorted(named)}
+        promotable = {c.address for c in found.promotable}
+        healthy = [a for a, h in replicas.items()
+                   if a not in unreached and a in promotable and _replica_healthy(ctx, a, h)]
+        observed: JsonObject = {"replicas": dict(replicas), "unreachable": sorted(set(replicas) & unreached),
+                                **found.to_json()}
+        expected: JsonObject = {"healthyPromotableReplicas": ">= 1"}
+        detail = f" ({found.summary()})" if found.summary() else ""
         if healthy:
-            yield ctx.passed(str(primary.address), f"{len(healthy)} healthy replica(s)", observed=observed,
-                             expected={"healthyReplicas": ">= 1"})
+            yield ctx.passed(str(primary.address), f"{plural(len(healthy), 'healthy promotable replica')}{detail}",
+                             observed=observed, expected=expected)
         else:
-            yield ctx.failed(str(primary.address), "this shard has no healthy replica", observed=observed,
-                             expected={"healthyReplicas": ">= 1"})
+            yield ctx.failed(str(primary.address), f"this shard has no healthy replica that can fail over{detail}",
+                             observed=observed, expected=expected)
 
 
 def _replica_healthy(ctx: CheckContext, address: str, health: str) -> bool:

@@ -8,26 +8,40 @@ from redis_audit.check import CheckContext, Scope
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NodeSnapshot
-from redis_audit.topology import DeploymentKind, Role
+from redis_audit.topology import Address, DeploymentKind, Node, Role
+from redis_audit.wording import plural
 
 from ._aws import is_aws
-from ._facts import as_int, domain_spread, node_at, replica_lag, spread_finding, table
+from ._facts import as_int, domain_spread, replica_lag, spread_finding, table
+from ._replicas import CLUSTER_REFERENCE, SENTINEL_REFERENCE, redundancy
 from .pack import PACK
 
 
 @PACK.check(
     id="HA-001",
-    title="Every primary has a replica, under Sentinel or Cluster",
+    title="Every primary has a replica its failover can promote, under Sentinel or Cluster",
     severity=Severity.CRITICAL,
     category="availability",
-    verifies="Each primary has at least ha.min_replicas_per_primary replicas, and the deployment is Sentinel "
-    "or Cluster (not a bare standalone or an unsupervised replica set).",
-    risk="A primary without a replica, or without automated failover, makes one node failure an outage of "
-    "the rate limiter.",
-    remediation="Add replicas (REPLICAOF) and run three Sentinels, or run Redis Cluster with a replica per shard.",
-    references=("https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/",),
-    needs=("info",),
+    verifies="Each primary (by its own INFO replication: role master) has at least ha.min_replicas_per_primary "
+    "replicas that the failover mechanism would actually promote, and the deployment is Sentinel or Cluster (not "
+    "a bare standalone or an unsupervised replica set). A replica counts when its own INFO follows this primary "
+    "with the link up, the primary's own INFO lists it online, and: Sentinel (sentinelSelectSlave) - every "
+    "Sentinel naming this primary knows it, none flags it s_down/o_down/disconnected, PING reply within 5 s, INFO "
+    "within 30 s, master-link-down-time within 10 x down-after-milliseconds, priority not 0; Cluster "
+    "(clusterHandleSlaveFailover) - not cluster-replica-no-failover, data age within repl-ping-replica-period + "
+    "cluster-node-timeout x cluster-replica-validity-factor, not flagged fail/pfail; a replicated set - priority "
+    "not 0, lag within ha.lag_fail_s. Each excluded replica is named with the reason; a replica the audit could "
+    "not verify makes the check SKIP instead of PASS.",
+    risk="A primary without a promotable replica, or without automated failover, makes one node failure an "
+    "outage of the rate limiter: Sentinel aborts with -failover-abort-no-good-slave, a cluster shard stays down.",
+    remediation="Add replicas (REPLICAOF) that may be promoted (replica-priority > 0, link up, not "
+    "cluster-replica-no-failover) and run three Sentinels, or run Redis Cluster with a replica per shard.",
+    references=("https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/",
+                SENTINEL_REFERENCE, CLUSTER_REFERENCE,
+                "https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/"),
+    needs=("info", "config"),
     scope=Scope.DEPLOYMENT,
+    version=2,
 )
 def replicas_and_failover(ctx: CheckContext) -> Iterator[Finding]:
     topology = ctx.snapshot.topology
@@ -37,21 +51,37 @@ def replicas_and_failover(ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.skipped(ctx.deployment, "no primary was discovered")
         return
     for primary in primaries:
-        replicas = topology.replicas_of(primary)
-        snap = ctx.snapshot.node(primary.address)
-        connected = snap.info_int("replication", "connected_slaves") if snap and snap.has("info") else None
-        observed = {"replicas": len(replicas), "connectedReplicas": connected}
-        if len(replicas) < wanted:
-            yield ctx.failed(str(primary.address), f"primary has {len(replicas)} replicas, needs {wanted}",
-                             observed=observed, expected={"replicas": f">= {wanted}"})
-        else:
-            yield ctx.passed(str(primary.address), f"primary has {len(replicas)} replicas", observed=observed,
-                             expected={"replicas": f">= {wanted}"})
+        yield _judge_primary(ctx, primary, wanted)
     # A managed service (ElastiCache, MemoryDB) fails over itself: HA-004 judges it from the control plane.
     automated = topology.kind in (DeploymentKind.SENTINEL, DeploymentKind.CLUSTER) or is_aws(ctx.snapshot)
     if ctx.profile.ha.require_sentinel_or_cluster and not automated:
         yield ctx.failed(ctx.deployment, f"deployment is {topology.kind}: no automated failover",
                          observed=str(topology.kind), expected="sentinel or cluster")
+
+
+def _judge_primary(ctx: CheckContext, primary: Node, wanted: int) -> Finding:
+    where = str(primary.address)
+    found = redundancy(ctx.snapshot, ctx.profile, primary, managed=is_aws(ctx.snapshot))
+    snap = ctx.snapshot.node(primary.address)
+    connected = snap.info_int("replication", "connected_slaves") if snap and snap.has("info") else None
+    observed: JsonObject = {"connectedReplicas": connected, **found.to_json()}
+    expected: JsonObject = {"promotableReplicas": f">= {wanted}", "primaryRole": "master"}
+    if found.primary_role is None:
+        return ctx.skipped(where, "cannot verify: the primary's own INFO replication is unavailable")
+    if found.primary_role != "master":
+        return ctx.failed(where, f"named primary, but its own INFO replication says role:{found.primary_role}"
+                          + (f" (it follows {found.primary_follows})" if found.primary_follows else ""),
+                          observed=observed, expected=expected)
+    count = len(found.promotable)
+    detail = f" ({found.summary()})" if found.summary() else ""
+    if count >= wanted:
+        return ctx.passed(where, f"primary has {plural(count, 'promotable replica')}{detail}", observed=observed,
+                          expected=expected)
+    if count + len(found.unverified) >= wanted:
+        return ctx.skipped(where, f"primary has {plural(count, 'verified promotable replica')}; cannot verify the "
+                           f"rest{detail}", redundancy=observed)
+    return ctx.failed(where, f"primary has {plural(count, 'promotable replica')}, needs {wanted}{detail}",
+                      observed=observed, expected=expected)
 
 
 @PACK.check(
@@ -114,11 +144,13 @@ def replication_healthy(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Findi
 def failure_domains(ctx: CheckContext) -> Iterator[Finding]:
     topology = ctx.snapshot.topology
     for primary in sorted(topology.primaries(), key=lambda n: n.address):
-        replicas = topology.replicas_of(primary)
+        # Only replicas a failover could promote give the shard another failure domain.
+        found = redundancy(ctx.snapshot, ctx.profile, primary, managed=is_aws(ctx.snapshot))
+        replicas = [Address.parse(c.address) for c in (*found.promotable, *found.unverified)]
         if not replicas:
-            yield ctx.skipped(str(primary.address), "the primary has no replica (see HA-001)")
+            yield ctx.skipped(str(primary.address), "the primary has no promotable replica (see HA-001)")
             continue
-        spread = domain_spread(ctx.snapshot, ctx.profile, [primary.address, *(r.address for r in replicas)])
+        spread = domain_spread(ctx.snapshot, ctx.profile, [primary.address, *replicas])
         yield spread_finding(ctx, str(primary.address), "this shard", spread)
 
 
@@ -139,9 +171,7 @@ def failure_domains(ctx: CheckContext) -> Iterator[Finding]:
     roles=frozenset({Role.PRIMARY}),
 )
 def min_replicas_deliberate(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
-    topo = node_at(ctx.snapshot, node.address)
-    replicas = len(ctx.snapshot.topology.replicas_of(topo)) if topo is not None else 0
-    if not replicas:
+    if not node.info_int("replication", "connected_slaves"):  # its own INFO, not what others call it
         yield ctx.skipped(node, "the primary has no replica (see HA-001)")
         return
     wanted = as_int(node.config("min-replicas-to-write"))
@@ -228,8 +258,7 @@ def persistence_or_no_restart(ctx: CheckContext, node: NodeSnapshot) -> Iterator
     aof_on = aof in ("yes", "1")
     save = "" if aof_on and not node.has("config") else node.config("save") or ""
     supervised = node.info("server", "process_supervised") or "unknown"
-    topo = node_at(ctx.snapshot, node.address)
-    replicas = len(ctx.snapshot.topology.replicas_of(topo)) if topo is not None else 0
+    replicas = node.info_int("replication", "connected_slaves")  # the replicas it would wipe, by its own INFO
     restarts = supervised in _SUPERVISORS or ctx.profile.ha.assume_auto_restart
     observed: JsonObject = {"appendonly": aof, "save": save, "processSupervised": supervised,
                             "assumeAutoRestart": ctx.profile.ha.assume_auto_restart, "replicas": replicas}

@@ -9,8 +9,10 @@ from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import Address, DeploymentKind, Role
+from redis_audit.wording import plural
 
 from ._facts import as_int, domain_spread, fact_or_none, items, spread_finding, table
+from ._replicas import SENTINEL_REFERENCE, sentinel_view_reasons
 from .pack import PACK
 
 SENTINEL_ONLY = frozenset({DeploymentKind.SENTINEL})
@@ -137,14 +139,17 @@ def sentinels_agree(ctx: CheckContext) -> Iterator[Finding]:
     title="Each Sentinel sees a healthy topology: nothing down, not in TILT",
     severity=Severity.HIGH,
     category="sentinel",
-    verifies="SENTINEL MASTER flags carry no s_down/o_down/disconnected and num-slaves >= 1; no replica in "
-    "SENTINEL REPLICAS is down or disconnected and each reports master-link-status ok; INFO sentinel "
-    "sentinel_tilt is 0.",
+    verifies="SENTINEL MASTER flags carry no s_down/o_down/disconnected; at least one replica in SENTINEL "
+    "REPLICAS is one this Sentinel would promote (sentinelSelectSlave: no s_down/o_down/disconnected flag, PING "
+    "reply within 5 s, INFO within 30 s, master-link-down-time within 10 x down-after-milliseconds, "
+    "slave-priority not 0); no replica is down or disconnected and each reports master-link-status ok; INFO "
+    "sentinel sentinel_tilt is 0. Each replica it would not promote is named with the reason.",
+    version=2,
     risk="A Sentinel that sees the primary down is about to fail over (or cannot); a replica it sees down is "
     "no failover target; in TILT mode a Sentinel does not act at all.",
     remediation="Fix the node or the network path the flags point at; TILT comes from clock jumps or a blocked "
     "Sentinel process.",
-    references=("https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/",),
+    references=("https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/", SENTINEL_REFERENCE),
     topologies=SENTINEL_ONLY,
     needs=("sentinel.master", "sentinel.replicas", "info"),
     roles=SENTINELS,
@@ -154,24 +159,31 @@ def sentinel_view_healthy(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Fin
     replicas = items(node.fact("sentinel.replicas"))
     tilt = node.info("sentinel", "sentinel_tilt")
     problems = [f"primary {f}" for f in str(master.get("flags", "")).split(",") if f in _DOWN]
+    down_after = as_int(master.get("down-after-milliseconds"), 30_000)
+    promotable = 0
     for replica in replicas:
         where = f"{replica.get('ip')}:{replica.get('port')}"
-        problems += [f"replica {where} {f}" for f in str(replica.get("flags", "")).split(",") if f in _DOWN]
+        reasons = sentinel_view_reasons(replica, down_after)
+        problems += [f"replica {where} {why}" for why in reasons]
         if replica.get("master-link-status") not in (None, "ok"):
             problems.append(f"replica {where} link {replica.get('master-link-status')}")
-    if as_int(master.get("num-slaves")) < 1:
-        problems.append("no replica")
+        promotable += not reasons
+    if not promotable:
+        problems.append(f"no replica this Sentinel would promote (of {plural(len(replicas), 'replica')})")
     if tilt not in (None, "0"):
         problems.append("Sentinel in TILT mode")
     observed: JsonObject = {
         "primaryFlags": master.get("flags"), "numReplicas": as_int(master.get("num-slaves")), "tilt": tilt,
         "replicas": [{"address": f"{r.get('ip')}:{r.get('port')}", "flags": r.get("flags"),
-                      "masterLinkStatus": r.get("master-link-status")} for r in replicas],
+                      "masterLinkStatus": r.get("master-link-status"), "priority": r.get("slave-priority"),
+                      "masterLinkDownMs": r.get("master-link-down-time"), "lastOkPingMs": r.get("last-ok-ping-reply"),
+                      "infoRefreshMs": r.get("info-refresh")} for r in replicas],
     }
     if problems:
         yield ctx.failed(node, "; ".join(problems), observed=observed, expected="no down flag, no TILT")
     else:
-        yield ctx.passed(node, f"primary and {len(replicas)} replicas healthy, no TILT", observed=observed)
+        yield ctx.passed(node, f"primary and {plural(len(replicas), 'replica')} healthy, "
+                         f"{promotable} promotable, no TILT", observed=observed)
 
 
 _TIMING = ("down-after-milliseconds", "failover-timeout", "parallel-syncs")

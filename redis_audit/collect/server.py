@@ -18,6 +18,7 @@ CONFIG_PARAMETERS: tuple[str, ...] = (
     "bind", "protected-mode", "enable-debug-command", "enable-module-command", "enable-protected-configs",
     "min-replicas-to-write", "min-replicas-max-lag", "repl-backlog-size", "repl-diskless-sync",
     "replica-read-only", "replica-serve-stale-data", "masteruser",
+    "replica-priority", "replica-announced", "cluster-replica-no-failover", "repl-ping-replica-period",
     "save", "appendonly", "appendfsync", "no-appendfsync-on-rewrite", "stop-writes-on-bgsave-error",
     "aclfile", "acl-pubsub-default", "timeout", "tcp-keepalive", "tcp-backlog",
     "cluster-node-timeout", "cluster-require-full-coverage", "cluster-allow-reads-when-down",
