@@ -85,7 +85,8 @@ def main_() -> int:
                 sb.down()
             print(f"{name}: run exit {code}", file=sys.stderr)
             for fmt, ext in FORMATS.items():
-                cli("render", envelope, "--key", public, "--format", fmt, "--output", out_dir / f"report.{ext}")
+                cli("render", envelope, "--key", public, "--format", fmt, "--output", out_dir / f"report.{ext}",
+                    "--sarif-location", REL / "sandbox-profile.toml")  # SARIF results point at the profile
     return 0
 
 

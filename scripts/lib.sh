@@ -40,3 +40,21 @@ ensure_venv() {  # ensure_venv [EXTRA]: a .venv with the project installed (EXTR
   .venv/bin/python -m pip install -q -e "$spec" 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -c "import redis_audit" # fail loudly if the install did not work
 }
+
+# The SARIF Multitool (npm, a self-contained .NET binary) validates SARIF against GitHub's rules in the tests.
+# Installed once per machine into a cache directory shared by every checkout; tests never download it.
+SARIF_MULTITOOL_VERSION=5.7.0
+sarif_multitool_dir() {
+  echo "${REDIS_AUDIT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/redis-audit-tools}/sarif-multitool-$SARIF_MULTITOOL_VERSION"
+}
+
+ensure_sarif_multitool() {
+  local dir bin
+  dir=$(sarif_multitool_dir)
+  bin="$dir/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool"
+  [ -x "$bin" ] && return 0
+  ensure_apt_package npm nodejs npm
+  mkdir -p "$dir"
+  npm install --silent --no-audit --no-fund --prefix "$dir" "@microsoft/sarif-multitool@$SARIF_MULTITOOL_VERSION" >/dev/null
+  chmod u+x "$bin"  # npm may skip the package's postinstall (allowScripts), which only does this
+}

@@ -67,17 +67,21 @@ def test_markdown_has_the_ticket_fields_and_escapes_hostile_text(verified) -> No
     assert "<script>" not in text and "&lt;script&gt;" in text and r"\*\*bold\*\*" in text
 
 
-def test_junit_is_valid_xml_with_kube_bench_mapping(verified) -> None:
+def test_junit_is_valid_xml_grouped_by_how_the_verdict_treats_each_finding(verified) -> None:
     root = ET.fromstring(render(verified.report, "junit", signed=verified.context))
-    findings, signoff = root.findall("testsuite")
-    cases = {c.get("name"): c for c in findings.findall("testcase")}
-    assert len(cases) == 13 and findings.get("failures") == "1" and findings.get("errors") == "1"
-    assert cases["MEM-001 10.0.0.3:6379"].find("failure").get("message") == HOSTILE
-    assert cases["ENC-001 deployment"].find("error") is not None
-    assert cases["MEM-004 10.0.0.2:6379"].find("skipped").get("message").startswith("WAIVED (FAIL) by W-1")
-    assert cases["CLI-003 deployment"].find("skipped").get("message").startswith("WARN:")
+    suites = {s.get("name").split(": ", 1)[1]: s for s in root.findall("testsuite")}
+    assert list(suites) == ["verdict", "sign-off blockers (progress, not gating)", "blocking",
+                            "needs attention (not blocking)", "passed", "not applicable"]
+    cases = {c.get("name"): c for s in suites.values() for c in s.findall("testcase")}
+    assert len(cases) == 1 + 3 + 13 and root.get("failures") == "2" and root.get("errors") == "0"
+    assert suites["verdict"].find("testcase/failure").get("message") == "NOT_READY: 1 blocker(s)"
+    assert cases["MEM-001 10.0.0.3:6379"].find("failure").get("message") == f"FAIL: {HOSTILE}"
+    assert cases["ENC-001 deployment [ERROR]"].find("system-err").text.startswith("ERROR (not blocking")
+    assert cases["MEM-004 10.0.0.2:6379 [WAIVED]"].find("system-err").text.startswith("WAIVED (FAIL) by W-1")
+    assert cases["CLI-003 deployment [WARN]"].find("system-err").text.startswith("WARN (not blocking")
+    assert cases["LAT-001 deployment"].find("skipped").get("message") == "SKIP: no probe"
     assert list(cases["AUTH-001 10.0.0.1:6379"]) == [cases["AUTH-001 10.0.0.1:6379"].find("system-out")]
-    assert [c.get("name") for c in signoff.findall("testcase")] == [
+    assert [c.get("name") for c in suites["sign-off blockers (progress, not gating)"].findall("testcase")] == [
         "Production Redis configuration", "Rate limiting coverage", "Performance validation"]
 
 
@@ -85,12 +89,13 @@ def test_sarif_validates_against_the_official_schema(verified) -> None:
     log = json.loads(render(verified.report, "sarif", signed=verified.context))
     jsonschema.validate(log, json.loads(SCHEMA.read_text()))
     results = log["runs"][0]["results"]
-    assert {r["ruleId"] for r in results} == {"MEM-004", "MEM-001", "CLI-003", "ENC-001"}
+    assert {r["ruleId"] for r in results} == {"MEM-004", "MEM-001", "CLI-003", "ENC-001", "VERDICT"}
     waived = next(r for r in results if r["ruleId"] == "MEM-004")
     assert waived["suppressions"][0]["status"] == "accepted" and "W-1" in waived["suppressions"][0]["justification"]
     ids = {(f["checkId"], f"{DEPLOYMENT}/{f['resource']}"): f["findingId"] for f in verified.report["findings"]}
     assert all(r["partialFingerprints"]["readinessFindingId/v1"]
-               == ids[(r["ruleId"], r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"])] for r in results)
+               == ids[(r["ruleId"], r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"])]
+               for r in results if r["ruleId"] != "VERDICT")
     assert log["runs"][0]["properties"]["signoff"][0]["title"] == "Production Redis configuration"
 
 

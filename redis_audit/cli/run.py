@@ -17,10 +17,18 @@ from redis_audit.cli.options import pop_target_options, target_options
 from redis_audit.cli.probe_failover import FACT as FAILOVER_FACT
 from redis_audit.cli.probe_failover import execute_prepared as run_failover
 from redis_audit.cli.probe_failover import failover_options, pop_failover_options, prepare, refuse_without_consent
-from redis_audit.cli.signed import PinnedKey, render, signed_context, subject_name, verify_command
+from redis_audit.cli.signed import (
+    PinnedKey,
+    render,
+    sarif_location_option,
+    signed_context,
+    source_file,
+    subject_name,
+    verify_command,
+)
 from redis_audit.client import Timeouts
 from redis_audit.exitcodes import ExitCode, UsageError
-from redis_audit.output import RenderOptions, renderers
+from redis_audit.output import RenderOptions, SourceFile, renderers
 from redis_audit.output.asff import AsffAccount
 from redis_audit.output.sanitize import visible
 from redis_audit.probes.results import fold_into, load_results
@@ -45,11 +53,11 @@ def format_option(default: str = "table") -> Callable[[FC], FC]:
 
 
 def render_report(report: Report, output_format: str, *, only_attention: bool = False, tty: bool = False,
-                  asff_account: AsffAccount | None = None) -> str:
+                  asff_account: AsffAccount | None = None, source: SourceFile | None = None) -> str:
     """The report in one format; colour only on a terminal, and never with NO_COLOR."""
     color = tty and "NO_COLOR" not in os.environ
     return renderers()[output_format](report.to_json(), RenderOptions(only_attention=only_attention, color=color,
-                                                                      asff=asff_account))
+                                                                      asff=asff_account, source=source))
 
 
 def write_text(path: Path, text: str, option: str = "--output") -> None:
@@ -60,13 +68,14 @@ def write_text(path: Path, text: str, option: str = "--output") -> None:
 
 
 def write_report(report: Report, output_format: str, output: Path | None, only_attention: bool,
-                 asff_account: AsffAccount | None = None) -> None:
+                 asff_account: AsffAccount | None = None, source: SourceFile | None = None) -> None:
     """Render the report to the file, or to stdout; with a file, print a short verdict on stdout."""
     if output is None:
         click.echo(render_report(report, output_format, only_attention=only_attention, tty=sys.stdout.isatty(),
-                                 asff_account=asff_account), nl=False)
+                                 asff_account=asff_account, source=source), nl=False)
         return
-    write_text(output, render_report(report, output_format, only_attention=only_attention, asff_account=asff_account))
+    write_text(output, render_report(report, output_format, only_attention=only_attention, asff_account=asff_account,
+                                     source=source))
     click.echo(summary_line(report))
     click.echo(f"Report written to {output}")
 
@@ -106,10 +115,12 @@ def summary_line(report: Report) -> str:
 @click.option("--waivers", "waivers_file", type=click.Path(path_type=Path), help="Waiver file (TOML).")
 @click.option("--report-only", is_flag=True, help="Exit 0 for NOT_READY (scheduled compliance runs); "
               "errors, inconclusive audits and signing failures still exit non-zero.")
+@sarif_location_option
 def run(target: str | None, profile: Path | None, output_format: str, output: Path | None, deadline: float,
         connect_timeout: float, command_timeout: float, save_snapshot: Path | None, from_snapshot: Path | None,
         only_attention: bool, sign_with: tuple[str, ...], run_mode: str | None, waivers_file: Path | None,
-        report_only: bool, probe_results: tuple[Path, ...], allow_failover: bool, **kwargs: Any) -> int:
+        report_only: bool, probe_results: tuple[Path, ...], allow_failover: bool, sarif_location: Path | None,
+        **kwargs: Any) -> int:
     """Audit TARGET (redis://, rediss://, redis+sentinel://HOST:PORT,.../MASTER), or an AWS-managed
     deployment (--aws-replication-group, --aws-serverless-cache, --memorydb-cluster), and print the verdict."""
     failover_opts = pop_failover_options(kwargs)
@@ -150,12 +161,15 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
         click.echo(f"redis-audit: warning: {visible(warning)}", err=True)
     account = asff.render_account(report.to_json(), asff_opts, aws_opts.settings if aws_in_use else None) \
         if output_format == "asff" else None
+    profile_file = profile if profile is not None and profile.is_file() else None
+    source = source_file([sarif_location, profile_file, waivers_file, output], target_name(report.snapshot))
     envelope_sha256 = None
     if signers:
         assert output is not None
-        envelope_sha256 = write_signed(report, signers, output, output_format, only_attention, public_keys, account)
+        envelope_sha256 = write_signed(report, signers, output, output_format, only_attention, public_keys, account,
+                                       source)
     else:
-        write_report(report, output_format, output, only_attention, account)
+        write_report(report, output_format, output, only_attention, account, source)
     upload_if_asked(aws_opts, output, report)
     if asff_opts.upload:
         asff.upload(report.to_json(), asff_opts, aws_opts.settings, envelope_sha256)
@@ -202,7 +216,7 @@ def _public_key_path(spec: str) -> Path | None:
 
 def write_signed(report: Report, signers: list[Signer], output: Path, output_format: str,
                  only_attention: bool, public_keys: list[Path | None] | None = None,
-                 asff_account: AsffAccount | None = None) -> str:
+                 asff_account: AsffAccount | None = None, source: SourceFile | None = None) -> str:
     """Sign, check the envelope verifies (as `verify` will), write it, then render from the verified payload.
     Returns the envelope's sha256."""
     data = sign_report(report.to_json(), subject_name(target_name(report.snapshot)), signers).to_bytes()
@@ -218,7 +232,7 @@ def write_signed(report: Report, signers: list[Signer], output: Path, output_for
     context = signed_context(data, verified, keys, output)
     color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
     click.echo(render(verified.predicate, output_format, only_attention=only_attention, color=color,
-                      signed=context, asff=asff_account), nl=False)
+                      signed=context, asff=asff_account, source=source), nl=False)
     # The rendering alone on stdout (`--format sarif > x.sarif` works); the rest is for the person running it.
     click.echo(summary_line(report), err=True)
     click.echo(f"Signed report ({len(signers)} signature{'s' if len(signers) > 1 else ''}) written to {output}",

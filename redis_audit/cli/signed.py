@@ -19,7 +19,7 @@ import click
 
 from redis_audit.exitcodes import UsageError
 from redis_audit.jsonvalue import JsonObject
-from redis_audit.output import RenderOptions, SignedContext, renderers
+from redis_audit.output import RenderOptions, SignedContext, SourceFile, renderers
 from redis_audit.output.asff import AsffAccount
 from redis_audit.output.view import View
 from redis_audit.recompute import recompute_decision
@@ -129,8 +129,33 @@ def verify_command(path: Path, keys: Sequence[Path], threshold: int = 1) -> str:
 
 
 def render(report: JsonObject, output_format: str, *, only_attention: bool = False, color: bool = False,
-           signed: SignedContext | None = None, asff: AsffAccount | None = None) -> str:
-    return renderers()[output_format](report, RenderOptions(only_attention, color, signed, asff))
+           signed: SignedContext | None = None, asff: AsffAccount | None = None,
+           source: SourceFile | None = None) -> str:
+    return renderers()[output_format](report, RenderOptions(only_attention, color, signed, asff, source))
+
+
+def sarif_location_option(command: FC) -> FC:
+    return click.option("--sarif-location", type=click.Path(path_type=Path), metavar="FILE",
+                        help="SARIF: the file in your repository that results point at, at the deployment's line "
+                             "(your profile or fleet inventory). Default: see README, Gating in CI.")(command)
+
+
+def source_file(candidates: Sequence[Path | None], deployment: str) -> SourceFile | None:
+    """Where SARIF results point: the first candidate given, relative to the working directory (the
+    repository root in CI), at the first line that names the deployment (line 1 if none does)."""
+    path = next((c for c in candidates if c is not None), None)
+    if path is None:
+        return None
+    try:
+        relative = path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        relative = path.as_posix()
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    line = next((n for n, text in enumerate(lines, 1) if deployment and deployment in text), 1)
+    return SourceFile(relative, line)
 
 
 def parse_at(value: str | None) -> dt.datetime | None:

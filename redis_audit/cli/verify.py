@@ -15,7 +15,16 @@ import click
 from redis_audit.aws.resource import AwsSettings
 from redis_audit.cli import asff_options as asff
 from redis_audit.cli.run import write_text
-from redis_audit.cli.signed import Verified, load_keys, parse_at, render, verify_file, verify_options
+from redis_audit.cli.signed import (
+    Verified,
+    load_keys,
+    parse_at,
+    render,
+    sarif_location_option,
+    source_file,
+    verify_file,
+    verify_options,
+)
 from redis_audit.output import renderers
 from redis_audit.output.sanitize import visible, visible_json
 from redis_audit.output.view import View
@@ -62,10 +71,11 @@ def verify(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: 
 @click.option("--output", type=click.Path(path_type=Path), help="Write the rendering here instead of stdout.")
 @click.option("--only-attention", is_flag=True, help="Hide PASS findings.")
 @asff.asff_options
+@sarif_location_option
 @click.option("--aws-profile", metavar="NAME", help="AWS named profile for --upload-asff (default: the boto3 chain).")
 def render_command(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: str | None, at: str | None,
                    output_format: str, output: Path | None, only_attention: bool, aws_profile: str | None,
-                   **kwargs: object) -> int:
+                   sarif_location: Path | None, **kwargs: object) -> int:
     """Render a signed report, after verifying it: never from unsigned data. Exits as verify does."""
     asff_opts = asff.pop_asff_options(kwargs)
     verified = verify_file(report, load_keys(keys), threshold, expect_target, parse_at(at))
@@ -74,7 +84,8 @@ def render_command(report: Path, keys: tuple[Path, ...], threshold: int, expect_
         if output_format == "asff" else None
     tty = output is None and sys.stdout.isatty()
     text = render(verified.report, output_format, only_attention=only_attention,
-                  color=tty and "NO_COLOR" not in os.environ, signed=verified.context, asff=account)
+                  color=tty and "NO_COLOR" not in os.environ, signed=verified.context, asff=account,
+                  source=source_file([sarif_location, report], View(verified.report).target))
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -24,11 +24,21 @@ class SignedContext:
 
 
 @dataclass(frozen=True)
+class SourceFile:
+    """A file the user keeps in their repository (the profile, the inventory) and the deployment's line in it:
+    where SARIF results point, as IaC scanners point at a manifest."""
+
+    path: str  # relative to the repository root, with forward slashes
+    line: int = 1
+
+
+@dataclass(frozen=True)
 class RenderOptions:
     only_attention: bool = False  # hide PASS rows
     color: bool = False
     signed: SignedContext | None = None  # None: an unsigned report, for local exploration only
     asff: AsffAccount | None = None  # --format asff: the account and region (default: the report's ARN)
+    source: SourceFile | None = None  # SARIF's location; None: a fixed path per deployment
 
 
 Renderer = Callable[[JsonObject, RenderOptions], str]

@@ -12,6 +12,9 @@ from redis_audit.jsonvalue import JsonObject
 STATUS_ORDER = ("FAIL", "ERROR", "WAIVED", "WARN", "SKIP", "INFO", "PASS")
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 ATTENTION = frozenset({"FAIL", "ERROR", "WAIVED", "WARN", "SKIP"})
+# View.gate: how the verdict treats a finding.
+BLOCKING, INCONCLUSIVE, NEEDS_ATTENTION, PASSED, NOT_APPLICABLE = (
+    "blocking", "inconclusive", "needs-attention", "passed", "not-applicable")
 UNSIGNED_NOTE = "UNSIGNED: for local exploration only; a promotion gate needs the signed envelope (run --sign-with)."
 
 
@@ -102,6 +105,31 @@ class View:
     def is_blocker(self, finding: dict[str, Any]) -> bool:
         return any(b.get("checkId") == finding.get("checkId") and b.get("resource") == finding.get("resource")
                    for b in self.blockers)
+
+    def gate(self, finding: dict[str, Any]) -> str:
+        """How the verdict treats this finding, for renderings that CI systems gate on (JUnit, SARIF):
+        BLOCKING (a blocker: the verdict is NOT_READY because of it), INCONCLUSIVE (an error the verdict
+        could not look past), NEEDS_ATTENTION (flagged, but the verdict does not depend on it: a WARN, a FAIL
+        below the blocking severities, an error that does not gate, a waived finding), PASSED, NOT_APPLICABLE.
+        Read from the verdict the report carries; nothing is decided here."""
+        status = effective(finding)
+        if self.is_blocker(finding) or (status == "SKIP" and self._required_skipped(finding)):
+            return BLOCKING
+        if status == "ERROR" and any(r.startswith(f"{finding.get('checkId')} on {finding.get('resource')}: ")
+                                     for r in self.reasons):
+            return INCONCLUSIVE
+        if status in ("FAIL", "WARN", "ERROR", "WAIVED"):
+            return NEEDS_ATTENTION
+        return NOT_APPLICABLE if status == "SKIP" else PASSED
+
+    def _required_skipped(self, finding: dict[str, Any]) -> bool:
+        return any(b.get("reason") == "required-not-verified" and b.get("checkId") == finding.get("checkId")
+                   for b in self.blockers)
+
+    @property
+    def run_seconds(self) -> float:
+        duration = self.run.get("durationMs")
+        return duration / 1000 if isinstance(duration, int) else 0.0
 
     @property
     def reasons(self) -> list[str]:
