@@ -30,17 +30,21 @@ ROBJ = 16
 POINTER = 8
 DICT = 56  # struct dict (Redis 7)
 QUICKLIST = 40
-QUICKLIST_NODE = 32
+QUICKLIST_NODE = 40
 ZSET = 16  # struct zset: dict pointer + skiplist pointer
 ZSKIPLIST = 32
 ZSKIPLIST_HEADER = 24 + 32 * 16  # header node: ele, score, backward + 32 levels of (forward, span)
 SKIPLIST_NODE = 24
 SKIPLIST_LEVEL = 16
 STREAM = 80
-RAX_NODE_PER_LISTPACK = 64  # a rough rax node + stream ID key per listpack
-STREAM_CG = 64
-STREAM_CONSUMER = 64
-STREAM_NACK = 32
+STREAM_PREALLOC = 4096  # XADD allocates a new node's listpack this big (STREAM_LISTPACK_MAX_PRE_ALLOCATE)
+RAX_NODE = 4 + 30 * 8  # what MEMORY USAGE counts per radix tree node
+STREAM_CG = 56
+STREAM_CONSUMER = 48
+STREAM_NACK = 24
+HASHTABLE = 48  # Valkey >= 8.1: struct hashtable
+BUCKET = 64
+BUCKET_ENTRIES = 7
 LISTPACK_EX = 32
 EMBEDDED_OBJECT = 8  # Valkey >= 8.1: type/encoding/lru/refcount before the embedded parts
 EMBED_LIMIT = 128  # Valkey >= 8.1 embeds a string value when the whole object fits this
@@ -80,16 +84,6 @@ def sds_header(length: int) -> int:
 
 def next_power_of_two(n: int) -> int:
     return 1 << max(n - 1, 0).bit_length() if n > 0 else 0
-
-
-def _expected_skiplist_node(alloc: dict[int, int] | None, size: object) -> float:
-    """The expected allocation of a skiplist node: level l with probability 3/4 * (1/4)^(l-1)."""
-    assert callable(size)
-    total, p = 0.0, 0.75
-    for level in range(1, 33):
-        total += p * size(SKIPLIST_NODE + SKIPLIST_LEVEL * level)
-        p /= 4
-    return total
 
 
 @dataclass(frozen=True)
@@ -146,19 +140,63 @@ class MemoryModel:
         return self.alloc(blob_length)
 
     def buckets(self, elements: int) -> int:
+        if self.embedded:  # Valkey's hashtable: 64-byte buckets of 7 entries, filled to ~3/4
+            return BUCKET * next_power_of_two(max(-(-elements * 4 // (BUCKET_ENTRIES * 3)), 1))
         return POINTER * next_power_of_two(max(elements, 4))
 
-    def hashtable(self, elements: int, element_bytes: int) -> int:
-        """A dict of elements whose sds allocations add up to element_bytes."""
-        return DICT + self.buckets(elements) + elements * DICT_ENTRY + element_bytes
+    def set_element(self, length: int) -> int:
+        return self.sds(length) + (0 if self.embedded else DICT_ENTRY)
 
-    def skiplist(self, elements: int, member_bytes: int) -> int:
-        node = _expected_skiplist_node(None, self.alloc)
-        return round(ZSET + ZSKIPLIST + self.hashtable(elements, member_bytes)
-                     + self.alloc(ZSKIPLIST_HEADER) + elements * node)
+    def hash_element(self, field_length: int, value_length: int) -> int:
+        if self.embedded:  # one entry holding the field and the value
+            return self.alloc(1 + sds_header(field_length) + field_length + 1
+                              + sds_header(value_length) + value_length + 1)
+        return self.sds(field_length) + self.sds(value_length) + DICT_ENTRY
+
+    def hashtable(self, elements: int, element_bytes: int) -> int:
+        """A set's or hash's table, its elements' allocations adding up to element_bytes."""
+        return (HASHTABLE if self.embedded else DICT) + self.buckets(elements) + element_bytes
+
+    def zset_element(self, length: int) -> float:
+        if self.embedded:  # the member is embedded in its skiplist node
+            return self._skiplist_node(sds_header(length) + length + 1)
+        return self.sds(length) + DICT_ENTRY + self._skiplist_node(0)
+
+    def skiplist(self, elements: int, element_bytes: float) -> int:
+        return round(ZSET + ZSKIPLIST + self.hashtable(elements, 0) + self.alloc(ZSKIPLIST_HEADER) + element_bytes)
+
+    def _skiplist_node(self, extra: int) -> float:
+        """The expected allocation of a node: level l with probability 3/4 * (1/4)^(l-1)."""
+        total, p = 0.0, 0.75
+        for level in range(1, 33):
+            total += p * self.alloc(SKIPLIST_NODE + SKIPLIST_LEVEL * level + extra)
+            p /= 4
+        return total
 
     def quicklist(self, nodes: int, node_bytes: int) -> int:
         return QUICKLIST + nodes * QUICKLIST_NODE + node_bytes
+
+    def stream(self, listpack_lengths: list[int], groups: list[tuple[int, list[tuple[int, int]]]]) -> int:
+        """A stream: its listpacks (the last one allocated at least STREAM_PREALLOC by XADD), the radix
+        tree over them, and per consumer group its pending entries and consumers (name, pending)."""
+        if not listpack_lengths:
+            size = STREAM + self._rax(0)
+        else:
+            last = max(listpack_lengths[-1], STREAM_PREALLOC)
+            size = STREAM + sum(self.alloc(n) for n in listpack_lengths[:-1]) + self.alloc(last)
+            size += self._rax(len(listpack_lengths))
+        for pending, consumers in groups:
+            size += STREAM_CG + self._rax(pending) + STREAM_NACK * pending
+            for name_length, owned in consumers:
+                size += STREAM_CONSUMER + name_length + self._rax(owned)
+        return size
+
+    def _rax(self, elements: int) -> int:
+        """streamRadixTreeMemoryUsage: 16 B per ID and, per node (about 1.5 per ID), its header plus a fudge of
+        30 words in Redis; Valkey >= 8.1 counts about a header and two pointers per node."""
+        if self.embedded:
+            return elements * 16 + (elements + 1) * 24
+        return elements * 16 + (elements * 3 // 2 + 1) * RAX_NODE
 
 
 CLASSIC = MemoryModel()

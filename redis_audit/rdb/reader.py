@@ -519,13 +519,13 @@ class RdbReader:
             return LIST, b"quicklist", n, header + memory.quicklist(1, memory.blob(node_bytes + 7 + 2 * n))
         if rdb_type == T_SET:
             n = self._len()
-            sizes = sum(memory.sds(self._skip_string()[0]) for _ in range(n))
+            sizes = sum(memory.set_element(self._skip_string()[0]) for _ in range(n))
             return SET, b"hashtable", n, header + memory.hashtable(n, sizes)
         if rdb_type in (T_ZSET, T_ZSET_2):
             return self._zset(rdb_type, header)
         if rdb_type == T_HASH:
             n = self._len()
-            sizes = sum(memory.sds(self._skip_string()[0]) + memory.sds(self._skip_string()[0]) for _ in range(n))
+            sizes = sum(memory.hash_element(self._skip_string()[0], self._skip_string()[0]) for _ in range(n))
             return HASH, b"hashtable", n, header + memory.hashtable(n, sizes)
         if rdb_type in (T_STREAM, T_STREAM_2, T_STREAM_3):
             return self._stream(rdb_type, header)
@@ -537,7 +537,7 @@ class RdbReader:
             n = self._len()
             sizes = 0
             for _ in range(n):
-                sizes += memory.sds(self._skip_string()[0]) + memory.sds(self._skip_string()[0]) + 8
+                sizes += memory.hash_element(self._skip_string()[0], self._skip_string()[0]) + 8
                 self._src.skip(8)  # the field's expiry (ms, -1 for none)
             return HASH, b"hashtable", n, header + memory.hashtable(n, sizes)
         if not valkey and rdb_type in (T_HASH_METADATA, T_HASH_METADATA_PRE_GA):
@@ -547,7 +547,7 @@ class RdbReader:
             sizes = 0
             for _ in range(n):
                 self._len()  # the field's TTL (relative to that minimum, +1; 0 for none)
-                sizes += memory.sds(self._skip_string()[0]) + memory.sds(self._skip_string()[0]) + 8
+                sizes += memory.hash_element(self._skip_string()[0], self._skip_string()[0]) + 8
             return HASH, b"hashtable", n, header + memory.hashtable(n, sizes)
         if not valkey and rdb_type in (T_HASH_LISTPACK_EX, T_HASH_LISTPACK_EX_PRE_GA):
             if rdb_type == T_HASH_LISTPACK_EX:
@@ -589,9 +589,9 @@ class RdbReader:
     def _zset(self, rdb_type: int, header: int) -> tuple[bytes, bytes, int, int]:
         src = self._src
         n = self._len()
-        members = 0
+        members = 0.0
         for _ in range(n):
-            members += self.memory.sds(self._skip_string()[0])
+            members += self.memory.zset_element(self._skip_string()[0])
             if rdb_type == T_ZSET_2:
                 src.skip(8)
             else:
@@ -602,19 +602,18 @@ class RdbReader:
 
     def _stream(self, rdb_type: int, header: int) -> tuple[bytes, bytes, int, int]:
         src = self._src
-        memory = self.memory
-        listpacks = self._len()
-        size = 0
-        for _ in range(listpacks):
+        listpacks: list[int] = []
+        for _ in range(self._len()):
             at = src.offset
             if self._skip_string()[0] != 16:
                 raise CorruptRdb("stream node key that is not a 16-byte entry ID", at)
-            size += memory.blob(self._skip_string()[0]) + 64  # listpack + rax node
+            listpacks.append(self._skip_string()[0])
         length = self._len()
         self._len(), self._len()  # last ID
         if rdb_type >= T_STREAM_2:
             for _ in range(5):  # first ID, max deleted ID, entries added
                 self._len()
+        groups: list[tuple[int, list[tuple[int, int]]]] = []
         for _ in range(self._len()):  # consumer groups
             self._skip_string()
             self._len(), self._len()  # last delivered ID
@@ -624,12 +623,15 @@ class RdbReader:
             for _ in range(pending):
                 src.skip(16 + 8)  # entry ID, delivery time
                 self._len()  # delivery count
-            size += 64 + pending * 32
-            for _ in range(self._len()):  # consumers
-                size += 64 + self._skip_string()[0]
+            consumers = []
+            for _ in range(self._len()):
+                name = self._skip_string()[0]
                 src.skip(16 if rdb_type >= T_STREAM_3 else 8)  # seen time (and active time)
-                src.skip(16 * self._len())  # the consumer's pending IDs
-        return STREAM, b"stream", length, header + 80 + size
+                owned = self._len()
+                src.skip(16 * owned)  # the consumer's pending IDs
+                consumers.append((name, owned))
+            groups.append((pending, consumers))
+        return STREAM, b"stream", length, header + self.memory.stream(listpacks, groups)
 
     def _skip_module_value(self, name: str) -> int:
         """Skip a module value's annotated parts up to its EOF marker; return its payload bytes."""
