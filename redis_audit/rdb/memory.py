@@ -192,11 +192,11 @@ class MemoryModel:
         return size
 
     def _rax(self, elements: int) -> int:
-        """streamRadixTreeMemoryUsage: 16 B per ID and, per node (about 1.5 per ID), its header plus a fudge of
+        """streamRadixTreeMemoryUsage: 16 B per ID and, per node (about 2 per ID), its header plus a fudge of
         30 words in Redis; Valkey >= 8.1 counts about a header and two pointers per node."""
         if self.embedded:
             return elements * 16 + (elements + 1) * 24
-        return elements * 16 + (elements * 3 // 2 + 1) * RAX_NODE
+        return elements * 16 + (elements * 2 + 1) * RAX_NODE
 
 
 CLASSIC = MemoryModel()
