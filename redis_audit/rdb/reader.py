@@ -123,7 +123,7 @@ class RdbReader:
         self._src = Source(stream, verify=verify_checksum, chunk=chunk)
         self._verify = verify_checksum
         self._batch_size = max(1, batch_size)
-        self._started = False
+        self._iterator: Iterator[KeyBatch] | None = None
         self._db = 0
         self.info = self._read_header()
         self.summary = RdbSummary(self.info)
@@ -141,6 +141,12 @@ class RdbReader:
 
     def __iter__(self) -> Iterator[KeyBatch]:
         return self.batches()
+
+    def batches(self) -> Iterator[KeyBatch]:
+        """The keys, a batch at a time; the same iterator however often it is asked for (one pass)."""
+        if self._iterator is None:
+            self._iterator = self._batches()
+        return self._iterator
 
     # -- header -----------------------------------------------------------------------------------
     def _read_header(self) -> RdbInfo:
@@ -177,10 +183,7 @@ class RdbReader:
                 return
 
     # -- the key loop -----------------------------------------------------------------------------
-    def batches(self) -> Iterator[KeyBatch]:
-        if self._started:
-            raise RuntimeError("an RdbReader reads its stream once")
-        self._started = True
+    def _batches(self) -> Iterator[KeyBatch]:
         try:
             yield from self._read_keys()
         except RdbError as err:
