@@ -14,20 +14,20 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from redis_audit.guard import READ_ONLY, CommandPolicy, GuardedPacker
+from redis_audit.guard import READ_ONLY, CommandPolicy, GuardedPacker, GuardedSend
 from redis_audit.target import Credentials, TlsOptions
 from redis_audit.topology import Address
 
 CLIENT_NAME = "redis-audit"
 
 
-class GuardedConnection(redis.Connection):
+class GuardedConnection(GuardedSend, redis.Connection):
     def __init__(self, *args: Any, command_policy: CommandPolicy, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._command_packer = GuardedPacker(self._command_packer, command_policy)
 
 
-class GuardedSSLConnection(redis.SSLConnection):
+class GuardedSSLConnection(GuardedSend, redis.SSLConnection):
     def __init__(self, *args: Any, command_policy: CommandPolicy, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._command_packer = GuardedPacker(self._command_packer, command_policy)

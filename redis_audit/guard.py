@@ -1,13 +1,20 @@
 """The read-only guard: every connection the engine opens refuses commands outside an allowlist.
 
-The guard sits in the connection's command packer, so it sees every command that
-would reach the wire, including those redis-py sends on connect and in pipelines.
+The guard judges the bytes that go on the wire, never the arguments a caller passed: redis-py
+splits a first argument that holds spaces ("DEL app:victim") after its packer is called, so the
+guard packs first and judges the argument vectors parsed back from the packed RESP
+(`parse_packed`). It sits at the lowest layer every path uses: the command packer (send_command,
+pipelines, the census's per-key templates) and `send_packed_command` itself (`GuardedSend`),
+where raw bytes from any caller are parsed and judged; inline commands, several commands in one
+buffer and half a command are parsed or refused the same way. Bytes the guard built itself carry
+a mark (`Judged`) so that the census's hot path is not parsed twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -63,11 +70,14 @@ SENTINEL_READ_COMMANDS: tuple[AllowedCommand, ...] = (
 
 
 def command_key(args: Iterable[object]) -> str:
-    """The allowlist key of a command: 'get', 'config|get', ..."""
+    """A label for a command as a caller wrote it: 'get', 'config|get' (for messages and ACL hints).
+
+    redis-py may be given "CONFIG GET" as one argument; the label splits it as redis-py will. The
+    guard never judges this: it judges the packed bytes (`CommandPolicy.check`, `parse_packed`).
+    """
     parts = [_as_text(a).lower() for a in list(args)[:2]]
     if not parts:
         return ""
-    # redis-py may pass "CONFIG GET" as one argument.
     head = parts[0].split()
     if len(head) > 1:
         return f"{head[0]}|{head[1]}" if head[0] in CONTAINER_COMMANDS else head[0]
@@ -80,6 +90,93 @@ def _as_text(value: object) -> str:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", "replace")
     return str(value)
+
+
+def _wire(value: object) -> bytes:
+    """An argument as redis-py encodes it for the wire (bytes as they are, text as UTF-8)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, float):
+        return repr(value).encode()
+    return str(value).encode("utf-8")
+
+
+def wire_key(argv: Sequence[bytes]) -> str:
+    """The allowlist key of an argument vector exactly as sent: b"CONFIG", b"GET" -> 'config|get'.
+
+    Only ASCII is folded (as the server folds command names); a name with any other byte, a space
+    or a lookalike letter is simply not on any allowlist.
+    """
+    if not argv:
+        return ""
+    name = argv[0].lower().decode("latin-1")
+    if name in CONTAINER_COMMANDS and len(argv) > 1:
+        return f"{name}|{argv[1].lower().decode('latin-1')}"
+    return name
+
+
+class UnparsableCommand(ValueError):
+    """Bytes that are not whole RESP arrays of bulk strings (an inline command, half a command...)."""
+
+
+# Generous bounds: the engine's own commands have a handful of arguments of a few bytes each.
+_MAX_LENGTH_DIGITS = 10
+
+
+def parse_packed(data: bytes | bytearray | memoryview) -> list[tuple[bytes, ...]]:
+    """Every command in a request buffer, as the server will read it.
+
+    Stricter than the server: only whole RESP arrays of bulk strings with canonical lengths and
+    CRLF where the server expects them. Anything else (an inline command such as "DEL k\r\n",
+    trailing or missing bytes, an empty array) raises UnparsableCommand, so no buffer the guard
+    accepts can mean something else to the server.
+    """
+    buffer = bytes(data)
+    commands: list[tuple[bytes, ...]] = []
+    pos = 0
+    if not buffer:
+        raise UnparsableCommand("an empty request")
+    while pos < len(buffer):
+        count, pos = _length_line(buffer, pos, b"*", "a command that is not a RESP array (inline command?)")
+        if count == 0:
+            raise UnparsableCommand("an empty command")
+        argv = []
+        for _ in range(count):
+            size, pos = _length_line(buffer, pos, b"$", "an argument that is not a bulk string")
+            end = pos + size
+            if buffer[end:end + 2] != b"\r\n":
+                raise UnparsableCommand("a bulk string of the wrong length, or half a command")
+            argv.append(buffer[pos:end])
+            pos = end + 2
+        commands.append(tuple(argv))
+    return commands
+
+
+def _length_line(buffer: bytes, pos: int, marker: bytes, what: str) -> tuple[int, int]:
+    if buffer[pos:pos + 1] != marker:
+        raise UnparsableCommand(what)
+    line_end = buffer.find(b"\r\n", pos + 1, pos + 2 + _MAX_LENGTH_DIGITS)
+    digits = buffer[pos + 1:line_end] if line_end > 0 else b""
+    if not digits.isdigit() or (len(digits) > 1 and digits.startswith(b"0")):
+        raise UnparsableCommand(f"{what}: bad length line")
+    return int(digits), line_end + 2
+
+
+class Judged(bytes):
+    """RESP that the guard built from commands it judged (its packer, its per-key templates).
+
+    Only the guard makes these: a sender may pass them on unparsed; any other bytes are parsed and
+    judged again. Concatenate them with `joined`, which keeps the mark only if every part has it.
+    """
+
+    __slots__ = ()
+
+
+def joined(parts: Iterable[bytes]) -> bytes:
+    """Several requests as one buffer; Judged when every part is, else plain bytes (judged when sent)."""
+    chunks = list(parts)
+    data = b"".join(chunks)
+    return Judged(data) if all(type(c) is Judged for c in chunks) else data
 
 
 class CommandNotAllowed(RedisError):
@@ -110,37 +207,61 @@ class CommandPolicy:
         names = {c.name for group in groups for c in group} | set(extra)
         return cls(name, frozenset(names), key_prefix, frozenset(keyed))
 
-    def check(self, args: tuple[object, ...]) -> None:
-        key = command_key(args)
+    def check(self, args: Sequence[object]) -> None:
+        """Judge one argument vector exactly as it goes on the wire (each argument one bulk string)."""
+        argv = tuple(_wire(a) for a in args)
+        key = wire_key(argv)
         if key not in self.allowed:
             raise CommandNotAllowed(key, self.name)
         banned = FORBIDDEN_ARGUMENTS.get(key, frozenset())
-        if banned and any(_as_text(a).lower() in banned for a in args[1:]):
-            raise CommandNotAllowed(f"{key} with {'/'.join(sorted(banned)).upper()}", self.name)
+        if banned and any(a.lower() in banned for a in argv[1:]):
+            raise CommandNotAllowed(f"{key} with {b'/'.join(sorted(banned)).decode().upper()}", self.name)
         if key in self.keyed:
-            keys = args[1:] if key in MULTI_KEY_COMMANDS else args[1:2]
-            prefix = self.key_prefix or ""
-            if not keys or not all(_as_text(k).startswith(prefix) and prefix for k in keys):
-                raise CommandNotAllowed(f"{key} outside {prefix or 'any reserved prefix'}*", self.name)
+            keys = _keys_of(key, argv)
+            prefix = (self.key_prefix or "").encode()
+            if not prefix or not keys or not all(k.startswith(prefix) for k in keys):
+                raise CommandNotAllowed(f"{key} outside {self.key_prefix or 'any reserved prefix'}*", self.name)
+
+    def check_packed(self, data: bytes | bytearray | memoryview) -> None:
+        """Judge every command in a request buffer; refuse what does not parse as whole RESP arrays."""
+        try:
+            commands = parse_packed(data)
+        except UnparsableCommand as exc:
+            raise CommandNotAllowed(f"unparsable request: {exc}", self.name) from None
+        for argv in commands:
+            self.check(argv)
+
+    def judged(self, data: bytes | bytearray | memoryview) -> Judged:
+        """The buffer, marked as judged once every command in it passed."""
+        if type(data) is Judged:
+            return data
+        self.check_packed(data)
+        return Judged(data)
 
 
 READ_ONLY = CommandPolicy.of("read-only", DATA_NODE_READ_COMMANDS, SENTINEL_READ_COMMANDS)
 
+# The latency probe's key lives in the reserved namespace its configuration requires ([latency]
+# key_prefix starts with "__"): GET, SET and the scripts' keys are confined to it.
+PROBE_KEY_NAMESPACE = "__"
 # The latency probe (probes/latency.py) also times GET of its own reserved key, which reads nothing
 # of the application's: GET is kept off READ_ONLY, so the auditor's ACL never needs to read values.
-LATENCY_PROBE = CommandPolicy.of("latency-probe", DATA_NODE_READ_COMMANDS, extra=("get",))
+LATENCY_PROBE = CommandPolicy.of("latency-probe", DATA_NODE_READ_COMMANDS, extra=("get",),
+                                 key_prefix=PROBE_KEY_NAMESPACE, keyed=("get",))
 # With `[latency] allow_writes = true` only: SET of the probe key (with a TTL) and a limiter-like
 # script on it; EVAL and SCRIPT LOAD because the script cache is not replicated (NOSCRIPT after a
 # failover). These are the only writes the probe can make.
 LATENCY_PROBE_WRITES = CommandPolicy.of(
-    "latency-probe-writes", DATA_NODE_READ_COMMANDS, extra=("get", "set", "evalsha", "eval", "script|load")
+    "latency-probe-writes", DATA_NODE_READ_COMMANDS, extra=("get", "set", "evalsha", "eval", "script|load"),
+    key_prefix=PROBE_KEY_NAMESPACE, keyed=("get", "set", "evalsha", "eval"),
 )
 
 # Keys the failover canary may touch; nothing outside this prefix, ever (enforced by the policies below).
 CANARY_KEY_PREFIX = "__redis_audit:failover:"
 MULTI_KEY_COMMANDS = frozenset({"del", "exists"})
+SCRIPT_COMMANDS = frozenset({"eval", "evalsha"})
 # Arguments no policy lets through: TAKEOVER skips the election and breaks "last failover wins".
-FORBIDDEN_ARGUMENTS = {"cluster|failover": frozenset({"takeover"})}
+FORBIDDEN_ARGUMENTS = {"cluster|failover": frozenset({b"takeover"})}
 
 # The failover probe's two policies. They are the only ones in the engine that change state, and only
 # the probe run with --allow-failover opens connections with them. Never extend READ_ONLY instead.
@@ -174,33 +295,89 @@ FAILOVER_CANARY = CommandPolicy.of(
 )
 
 
+def _keys_of(key: str, argv: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """The key arguments of a keyed command; none (refused) when they cannot be told apart."""
+    if key in MULTI_KEY_COMMANDS:
+        return argv[1:]
+    if key in SCRIPT_COMMANDS:  # EVAL script numkeys key... arg...
+        count = argv[2] if len(argv) > 2 else b""
+        if not count.isdigit() or not 0 < int(count) <= len(argv) - 3:
+            return ()
+        return argv[3:3 + int(count)]
+    return argv[1:2]
+
+
 class GuardedPacker:
-    """Wraps redis-py's command packer: refuses a command before it is encoded."""
+    """Wraps redis-py's command packer: packs, then judges what was packed, before anything is sent."""
 
     def __init__(self, inner: object, policy: CommandPolicy) -> None:
         self._inner = inner
-        self._policy = policy
+        self.policy = policy
 
     def pack(self, *args: object) -> list[bytes]:
-        self._policy.check(args)
-        return self._inner.pack(*args)  # type: ignore[attr-defined,no-any-return]
+        packed = b"".join(self._inner.pack(*args))  # type: ignore[attr-defined]
+        return [self.policy.judged(packed)]
 
-    def per_key_template(self, *commands: tuple[tuple[bytes, ...], tuple[bytes, ...]]) -> bytes:
-        """RESP for several commands on one key, as a bytes %-template with one ``%b`` per command.
+    def judged(self, command: Any) -> Judged:
+        """What send_packed_command is given (bytes, text or a list of chunks), judged as one buffer."""
+        if type(command) is Judged:
+            return command
+        if isinstance(command, str):
+            command = command.encode("utf-8")
+        if isinstance(command, list | tuple):
+            if command and all(type(c) is Judged for c in command):
+                return Judged(b"".join(command))
+            command = b"".join(bytes(c) for c in command)
+        return self.policy.judged(command)
 
-        Each command is ``(head, tail)`` around the key: ``((b"MEMORY", b"USAGE"), ())``. Every
-        shape is checked against the policy here, once; the caller fills the template with the
-        key's bulk string (``b"$%d\\r\\n%b\\r\\n" % (len(key), key)``) for each key. The keys are
-        data and cannot change which command is sent.
+    def per_key_template(self, *commands: tuple[tuple[bytes, ...], tuple[bytes, ...]]) -> KeyTemplate:
+        """Several commands on one key, checked once per shape, filled for many keys (the census).
+
+        Each command is ``(head, tail)`` around the key: ``((b"MEMORY", b"USAGE"), ())``. Every shape
+        is judged here with a placeholder key; `KeyTemplate.fill` then writes each key as one bulk
+        string of its exact length, so a key is data and cannot change which command is sent.
         """
         parts = []
         for head, tail in commands:
             args = (*head, b"key", *tail)
-            self._policy.check(args)
-            if command_key(args) in self._policy.keyed:  # its key prefix must be checked key by key
-                raise CommandNotAllowed(f"{command_key(args)} per-key template", self._policy.name)
+            self.policy.check(args)
+            if wire_key(args) in self.policy.keyed:  # its key prefix must be checked key by key
+                raise CommandNotAllowed(f"{wire_key(args)} per-key template", self.policy.name)
             parts.append(b"*%d\r\n" % (len(head) + 1 + len(tail)) + _bulks(head) + b"%b" + _bulks(tail))
-        return b"".join(parts)
+        return KeyTemplate(b"".join(parts), len(parts))
+
+
+@dataclass(frozen=True)
+class KeyTemplate:
+    """RESP for a few commands on one key, with one ``%b`` per command where the key goes."""
+
+    template: bytes
+    uses: int
+
+    def fill(self, keys: Sequence[bytes]) -> Judged:
+        """The commands for every key: each key one length-prefixed bulk string (binary-safe)."""
+        template, uses = self.template, self.uses
+        bulks = [b"$%d\r\n%b\r\n" % (len(key), key) for key in keys]
+        # One branch per use count: the census fills millions of keys, a tuple per key would show.
+        if uses == 3:
+            return Judged(b"".join([template % (bulk, bulk, bulk) for bulk in bulks]))
+        if uses == 2:
+            return Judged(b"".join([template % (bulk, bulk) for bulk in bulks]))
+        if uses == 1:
+            return Judged(b"".join([template % (bulk,) for bulk in bulks]))
+        return Judged(b"".join([template % ((bulk,) * uses) for bulk in bulks]))
+
+
+class GuardedSend:
+    """Mixed into a redis-py connection class: `send_packed_command`, the one call every command of
+    redis-py goes through (send_command, pipelines, the handshake, health checks) and the one a
+    caller could hand raw bytes to, sends only what the connection's policy judged."""
+
+    _command_packer: GuardedPacker
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        judged = self._command_packer.judged(command)  # raises CommandNotAllowed before any byte is sent
+        super().send_packed_command([judged], check_health)  # type: ignore[misc]
 
 
 def _bulks(args: tuple[bytes, ...]) -> bytes:

@@ -17,7 +17,7 @@ from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnecti
 
 from redis_audit.client import Timeouts, open_client, tls_kwargs
 from redis_audit.collect.parse import parse_info
-from redis_audit.guard import FAILOVER_CANARY, FAILOVER_CONTROL, CommandPolicy, GuardedPacker
+from redis_audit.guard import FAILOVER_CANARY, FAILOVER_CONTROL, CommandPolicy, GuardedPacker, GuardedSend
 from redis_audit.target import Credentials, Target, TlsOptions
 from redis_audit.topology import Address
 
@@ -48,7 +48,7 @@ def _guarded(base: type[Any], policy: CommandPolicy, name: str) -> type[Any]:
         base.__init__(self, *args, **kwargs)
         self._command_packer = GuardedPacker(self._command_packer, policy)
 
-    return type(name, (_RunIdMixin, base), {"__init__": __init__})
+    return type(name, (_RunIdMixin, GuardedSend, base), {"__init__": __init__})
 
 
 CanaryConnection = _guarded(redis.Connection, FAILOVER_CANARY, "CanaryConnection")

@@ -45,12 +45,3 @@ def sizes_into(batch: Batch, group: list[tuple[int, int]]) -> Callable[[list[Any
     return take
 
 
-def fill(template: bytes, keys: list[bytes]) -> bytes:
-    """The per-key template filled for every key: one bulk string per key, used once per command."""
-    bulks = [b"$%d\r\n%b\r\n" % (len(key), key) for key in keys]
-    uses = template.count(b"%b")
-    if uses == 3:
-        return b"".join([template % (bulk, bulk, bulk) for bulk in bulks])
-    if uses == 2:
-        return b"".join([template % (bulk, bulk) for bulk in bulks])
-    return b"".join([template % (bulk,) for bulk in bulks])

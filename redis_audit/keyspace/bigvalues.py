@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from redis_audit.keyspace.batch import TYPE_ONLY, UNKNOWN_TYPE, Batch, fill, sizes_into
+from redis_audit.guard import joined
+from redis_audit.keyspace.batch import TYPE_ONLY, UNKNOWN_TYPE, Batch, sizes_into
 from redis_audit.keyspace.overhead import DICT_ENTRY, ENTRY_ALLOCATION
 from redis_audit.keyspace.pipeline import Pipeline
 from redis_audit.keyspace.wire import Link, as_int
@@ -44,7 +45,7 @@ class BigValues:
                     batch.types[i] = kind
             self._count_elements(pipe, batch, big)
 
-        self._follow_up(pipe, batch, fill(self.link.per_key_template(*TYPE_ONLY), [batch.keys[i] for i in missing]),
+        self._follow_up(pipe, batch, self.link.per_key_template(*TYPE_ONLY).fill([batch.keys[i] for i in missing]),
                         len(missing), typed)
 
     def _count_elements(self, pipe: Pipeline, batch: Batch, big: list[int]) -> None:
@@ -68,8 +69,8 @@ class BigValues:
                     batch.adjust[i] = batch.elements[i] * (ENTRY_ALLOCATION - DICT_ENTRY)
             self._size_exactly(pipe, batch, again)
 
-        payload = b"".join(self.link.pack(LENGTH_COMMAND[batch.types[i]], batch.keys[i]) for i in wanted)
-        payload += b"".join(self.link.pack(b"OBJECT", b"ENCODING", batch.keys[i]) for i in collections)
+        payload = joined([*(self.link.pack(LENGTH_COMMAND[batch.types[i]], batch.keys[i]) for i in wanted),
+                          *(self.link.pack(b"OBJECT", b"ENCODING", batch.keys[i]) for i in collections)])
         self._follow_up(pipe, batch, payload, len(wanted) + len(collections), counted)
 
     def _size_exactly(self, pipe: Pipeline, batch: Batch, indices: list[int]) -> None:
@@ -85,5 +86,5 @@ class BigValues:
             groups[-1].append((i, samples))
             total += samples
         for group in filter(None, groups):
-            self._follow_up(pipe, batch, b"".join(self.link.pack(b"MEMORY", b"USAGE", batch.keys[i], b"SAMPLES", n)
-                                                  for i, n in group), len(group), sizes_into(batch, group))
+            self._follow_up(pipe, batch, joined(self.link.pack(b"MEMORY", b"USAGE", batch.keys[i], b"SAMPLES", n)
+                                                for i, n in group), len(group), sizes_into(batch, group))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from redis_audit.guard import joined
 from redis_audit.keyspace.wire import Link
 
 
@@ -65,7 +66,7 @@ class Pipeline:
             batch.append(request.payload)
             commands += request.commands
         if batch:
-            self.link.send(b"".join(batch), commands)
+            self.link.send(joined(batch), commands)  # still marked as the guard's: sent unparsed
 
     def drain(self) -> None:
         while not self.idle():

@@ -21,7 +21,8 @@ from typing import Any
 
 from redis import exceptions as rexc
 
-from redis_audit.keyspace.batch import TYPE_ONLY, Batch, blank, fill
+from redis_audit.guard import joined
+from redis_audit.keyspace.batch import TYPE_ONLY, Batch, blank
 from redis_audit.keyspace.bigvalues import BigValues
 from redis_audit.keyspace.overhead import SHARED_REFCOUNT, SHARED_VALUE, Overhead
 from redis_audit.keyspace.patterns import Grouper
@@ -241,7 +242,7 @@ class NodeScanner:
             if slices <= 0:
                 return
             expected[0] += slices * (per_slice - 1)
-            scans = b"".join(link.pack(b"SCAN", rng.getrandbits(48), b"COUNT", count) for _ in range(slices))
+            scans = joined(link.pack(b"SCAN", rng.getrandbits(48), b"COUNT", count) for _ in range(slices))
             pipe.submit(Request(scans, slices, scanned))
 
         def scanned(replies: list[Any]) -> None:
@@ -283,7 +284,7 @@ class NodeScanner:
         payload, commands, typed = self._request(keys)
         shared = self._refcount_sample(len(keys))
         if shared:
-            payload += fill(self.link.per_key_template(*REFCOUNT_ONLY), [keys[i] for i in shared])
+            payload = joined((payload, self.link.per_key_template(*REFCOUNT_ONLY).fill([keys[i] for i in shared])))
             commands += len(shared)
         batch.waiting += 1
 
@@ -310,12 +311,12 @@ class NodeScanner:
         requests."""
         link = self.link
         if self.typed:
-            return fill(link.per_key_template(*PER_KEY), keys), REPLIES_PER_KEY * len(keys), None
+            return link.per_key_template(*PER_KEY).fill(keys), REPLIES_PER_KEY * len(keys), None
         every = self.settings.type_sample_every
         typed = list(range((-self._positions) % every, len(keys), every))
         self._positions += len(keys)
-        payload = (fill(link.per_key_template(*PER_KEY_UNTYPED), keys)
-                   + fill(link.per_key_template(*TYPE_ONLY), [keys[i] for i in typed]))
+        payload = joined((link.per_key_template(*PER_KEY_UNTYPED).fill(keys),
+                          link.per_key_template(*TYPE_ONLY).fill([keys[i] for i in typed])))
         return payload, len(PER_KEY_UNTYPED) * len(keys) + len(typed), typed
 
     def _refcount_sample(self, n: int) -> list[int]:
@@ -358,7 +359,7 @@ class NodeScanner:
         if not names:
             return
         try:
-            self.link.send(fill(self.link.per_key_template(*TYPE_ONLY), names), len(names))
+            self.link.send(self.link.per_key_template(*TYPE_ONLY).fill(names), len(names))
             kinds = dict(zip(names, self.link.read(len(names)), strict=True))
         except RETRYABLE:
             self.link.reset()

@@ -3,7 +3,8 @@
 The connection comes from ``open_client`` (decode=False), so the handshake (AUTH, TLS,
 CLIENT SETNAME) and the read-only guard are the engine's own. Per-key commands are packed from a
 template that ``GuardedPacker.per_key_template`` checked against the policy once per command shape
-(the keys are data and cannot change which command is sent). Replies are parsed by
+(the keys are data and cannot change which command is sent). Every buffer is judged as it is sent:
+what the guard built (``Judged``) passes as it is, anything else is parsed and judged. Replies are parsed by
 ``hiredis.Reader`` (C): a whole pipeline's replies are drained with one ``list.extend`` over
 ``iter(reader.gets, sentinel)``, so the per-reply cost stays in C.
 """
@@ -15,6 +16,8 @@ from typing import Any
 import hiredis
 import redis
 from redis import exceptions as rexc
+
+from redis_audit.guard import GuardedPacker, Judged, KeyTemplate
 
 RECV_SIZE = 1 << 18
 # hiredis returns this when the buffer holds no complete reply (its default, False, equals 0).
@@ -55,16 +58,22 @@ class Link:
         self.reset()
         self._client.close()
 
-    def pack(self, *args: bytes | str | int) -> bytes:
-        """One command through the guard (raises CommandNotAllowed before anything is sent)."""
-        return b"".join(self._connection()._command_packer.pack(*args))
+    def _guard(self) -> GuardedPacker:
+        packer = self._connection()._command_packer
+        assert isinstance(packer, GuardedPacker), "the census sends only on guarded connections"
+        return packer
 
-    def per_key_template(self, *commands: tuple[tuple[bytes, ...], tuple[bytes, ...]]) -> bytes:
-        """A %-template for one key's commands, checked by the guard (see GuardedPacker.per_key_template)."""
-        return self._connection()._command_packer.per_key_template(*commands)  # type: ignore[no-any-return]
+    def pack(self, *args: bytes | str | int) -> Judged:
+        """One command through the guard (raises CommandNotAllowed before anything is sent)."""
+        return self._guard().policy.judged(b"".join(self._guard().pack(*args)))
+
+    def per_key_template(self, *commands: tuple[tuple[bytes, ...], tuple[bytes, ...]]) -> KeyTemplate:
+        """One key's commands, checked by the guard once (see GuardedPacker.per_key_template)."""
+        return self._guard().per_key_template(*commands)
 
     def send(self, data: bytes, commands: int) -> None:
         conn = self._connection()
+        data = self._guard().judged(data)  # raises CommandNotAllowed before a byte is sent
         try:
             conn._sock.sendall(data)
         except (TimeoutError, OSError) as exc:

@@ -168,13 +168,11 @@ class ProbeConnection:
             raise
 
     def prepare(self, *args: object) -> Prepared:
-        """Check and pack a command once; raises CommandNotAllowed before a byte is packed."""
-        self._policy.check(args)
-        return Prepared(self._policy, pack(args))
+        """Pack a command once and judge the packed bytes; raises CommandNotAllowed, nothing is sent."""
+        return Prepared(self._policy, self._policy.judged(pack(args)))
 
     def send(self, *args: object) -> None:
-        self._policy.check(args)  # raises CommandNotAllowed before a byte is packed
-        self._send(pack(args))
+        self._send(self._policy.judged(pack(args)))  # the bytes as sent are what the guard judges
 
     def send_prepared(self, command: Prepared) -> None:
         if command.policy is not self._policy:
@@ -183,6 +181,7 @@ class ProbeConnection:
         self._send(command.data)
 
     def _send(self, data: bytes) -> None:
+        data = self._policy.judged(data)  # the one write to the socket: bytes the guard has not built are judged
         try:
             self._sock.sendall(data)
         except (BlockingIOError, ssl.SSLWantWriteError):
