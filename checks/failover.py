@@ -99,7 +99,8 @@ def failover_rto(ctx: CheckContext) -> Iterator[Finding]:
     result, m = completed
     rto = ctx.profile.failover.rto_ms
     observed = {"mode": result.get("mode"), "method": result.get("method"), "promotionMs": m.get("promotionMs"),
-                "writeGapMaxMs": m.get("writeGapMaxMs"), "writeUnavailableTotalMs": m.get("writeUnavailableTotalMs"),
+                "writeGapMaxMs": m.get("writeGapMaxMs"), "writeGapStartMs": m.get("writeGapStartMs"),
+                "writeUnavailableTotalMs": m.get("writeUnavailableTotalMs"),
                 "sentinelSwitchMs": m.get("sentinelSwitchMs"), "detectionMs": m.get("detectionMs")}
     gap = m.get("writeGapMaxMs")
     promoted = m.get("promotionMs")

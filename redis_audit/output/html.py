@@ -11,9 +11,9 @@ from html import escape
 from typing import Any
 
 from redis_audit.jsonvalue import JsonObject
-from redis_audit.output import RenderOptions
+from redis_audit.output import RenderOptions, charts
 from redis_audit.output.sanitize import visible
-from redis_audit.output.view import UNSIGNED_NOTE, View, effective
+from redis_audit.output.view import UNSIGNED_NOTE, View, effective, items, obj
 
 CSS = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2327;padding:0 1rem}
@@ -27,6 +27,11 @@ text-align:left;vertical-align:top}th{background:#f6f7f7}
 .unsigned{background:#fcf0f1;border:1px solid #b32d2e;padding:.5rem}
 pre{white-space:pre-wrap;word-break:break-all;background:#f6f7f7;padding:.5rem;font-size:12px}
 code{font-size:13px}
+.validity{border:3px solid #996800;background:#fcf9e8;padding:.4rem 1rem;margin:1rem 0}
+.valid-until{font-size:1.6rem;font-weight:700;margin:.2rem 0}
+.counts .chip{display:inline-block;border:1px solid #dcdcde;border-radius:1rem;padding:.1rem .7rem;margin:.1rem}
+figure.chart{margin:.5rem 0}figure.chart svg{max-width:100%;height:auto;border:1px solid #dcdcde}
+figcaption{font-size:13px;color:#50575e}
 """
 
 
@@ -56,13 +61,18 @@ def render(report: JsonObject, options: RenderOptions) -> str:
              f'<span class="verdict {e(view.decision)}" id="verdict">{e(view.decision)}</span></h1>']
     if not signed:
         parts.append(f'<p class="unsigned">{e(UNSIGNED_NOTE)}</p>')
-    fields = [["Deployment", e(view.target)], ["Verdict", e(view.decision)], ["Valid until", e(view.valid_until)],
-              ["Mode", e(view.mode)], ["Profile", f"{e(view.profile_name)} <code>{e(view.profile_digest)}</code>"],
+    parts.append(_validity(view))
+    parts.append(_counts(view))
+    parts.append('<h2>What was audited</h2><div id="audited">' + _table(["Field", "Value"], _audited(view)) + "</div>")
+    fields = [["Mode", e(view.mode)], ["Profile", f"{e(view.profile_name)} <code>{e(view.profile_digest)}</code>"],
               ["Run", f"{e(view.run.get('id'))}, finished {e(view.run.get('finishedAt'))}"], ["Tool", e(view.tool)]]
     if signed:
         fields += [["Signers", e(", ".join(signed.signers))],
                    ["Envelope sha256", f"<code>{e(signed.envelope_sha256)}</code>"]]
-    parts.append(_table(["Field", "Value"], fields))
+        fields += [[f"Subject {e(s.get('name'))}",
+                    f'<code class="subject">sha256:{e(obj(s.get("digest")).get("sha256"))}</code>']
+                   for s in items(signed.statement.get("subject"))]
+    parts.append('<h2>Report</h2><div id="report-fields">' + _table(["Field", "Value"], fields) + "</div>")
     parts.append(_signoff(view))
     parts.append("<h2>Blockers</h2>")
     parts.append(_table(["Check", "Severity", "Resource", "Why"],
@@ -78,10 +88,17 @@ def render(report: JsonObject, options: RenderOptions) -> str:
                           e(w["ticket"]), e(w["reason"])] for w in entries]) if entries else "<p>None.</p>")
     parts.append("<h2>Needs attention</h2>")
     attention = view.attention()
-    parts.append(_table(["Status", "Severity", "Check", "Resource", "Message"],
-                        [[_status(effective(f)) + (" <b>BLOCKER</b>" if view.is_blocker(f) else ""),
-                          e(f["severity"]), e(f["checkId"]), e(f["resource"]), e(f["message"])] for f in attention])
-                 if attention else "<p>Nothing.</p>")
+    parts.append('<div id="attention">' + (_findings_table(view, attention) if attention else "<p>Nothing.</p>")
+                 + "</div>")
+    folded = view.not_applicable_findings()
+    if folded:
+        parts.append(f'<details id="not-applicable"><summary>Not applicable to this deployment ({len(folded)}): '
+                     "AWS checks on a self-hosted deployment, checks of another topology</summary>"
+                     + _findings_table(view, folded) + "</details>")
+    pictures = charts.all_charts(view, e)
+    if pictures:
+        parts.append('<h2>Pictures</h2><div id="charts">' + "".join(f"<h3>{e(heading)}</h3>{svg}"
+                                                                    for heading, svg in pictures) + "</div>")
     parts.append(f"<h2>All findings ({len(view.findings())})</h2>")
     parts.append("".join(_finding(f) for f in view.findings(options.only_attention)))
     if signed:
@@ -94,6 +111,55 @@ def render(report: JsonObject, options: RenderOptions) -> str:
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
             f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n"
             + "\n".join(parts) + "\n</body></html>\n")
+
+
+def _findings_table(view: View, found: list[dict[str, Any]]) -> str:
+    return _table(["Status", "Severity", "Check", "Resource", "Message"],
+                  [[_status(effective(f)) + (" <b>BLOCKER</b>" if view.is_blocker(f) else ""),
+                    e(f["severity"]), e(f["checkId"]), e(f["resource"]), e(f["message"])] for f in found])
+
+
+def _validity(view: View) -> str:
+    """The page has no script, so it cannot tell whether it has expired: it says when, loudly."""
+    seconds = int(view.run.get("durationMs") or 0) / 1000
+    return (f'<div class="validity" id="validity"><p class="valid-until">Valid until <time datetime="'
+            f'{e(view.valid_until)}">{e(view.valid_until)}</time></p><p>Audited {e(view.run.get("startedAt"))} to '
+            f'<time datetime="{e(view.run.get("finishedAt"))}">{e(view.run.get("finishedAt"))}</time> '
+            f"({seconds:g} s, mode {e(view.mode)}). After the time above this report must not gate a "
+            "promotion: if that time has passed, run the audit again.</p></div>")
+
+
+def _counts(view: View) -> str:
+    counts = obj(view.report.get("effectiveCounts") or view.report.get("counts"))
+    chips = "".join(f'<span class="chip {_cls(k)}" data-status="{e(k)}">{e(k)} <b>{e(v)}</b></span>'
+                    for k, v in counts.items())
+    return f'<p class="counts" id="counts">{chips}</p>'
+
+
+def _audited(view: View) -> list[list[str]]:
+    topology = obj(view.report.get("topology"))
+    target = obj(view.report.get("target"))
+    nodes = items(topology.get("nodes"))
+    roles: dict[str, int] = {}
+    for node in nodes:
+        roles[str(node.get("role"))] = roles.get(str(node.get("role")), 0) + 1
+    sentinels = len(items(topology.get("sentinels")))
+    engines = sorted({f"{o.get('engine')} {o.get('version')}" for f in view.findings() if f.get("checkId") == "SEC-002"
+                      and (o := obj(obj(f.get("evidence")).get("observed"))).get("version")})
+    unreachable = items(topology.get("unreachable"))
+    kind = str(topology.get("kind"))
+    if topology.get("masterName"):
+        kind += f" (master {topology.get('masterName')})"
+    node_text = f"{len(nodes)} data node{'s' if len(nodes) != 1 else ''}"
+    if roles:
+        node_text += " (" + ", ".join(f"{n} {r}" for r, n in sorted(roles.items())) + ")"
+    if sentinels:
+        node_text += f", {sentinels} Sentinels"
+    if unreachable:
+        node_text += f", {len(unreachable)} unreachable"
+    return [["Deployment", e(view.target)], ["Endpoint", f"<code>{e(target.get('url'))}</code>"],
+            ["Topology", e(kind)], ["Engine", e(", ".join(engines) or "not reported")], ["Nodes", e(node_text)],
+            ["TLS", e("on" if target.get("tls") else "off")]]
 
 
 def _signoff(view: View) -> str:
