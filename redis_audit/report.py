@@ -98,6 +98,8 @@ class Report:
     mode: str = "local"
     waiver_file: WaiverFile | None = None
     waivers: WaiverOutcome = field(default_factory=lambda: WaiverOutcome({}, ()))
+    # keyids of signing keys loaded under --insecure-key-permissions (readable by group or others)
+    insecure_keys: list[str] = field(default_factory=list)
 
     @classmethod
     def build(cls, snapshot: Snapshot, profile: Profile, packs: Sequence[LoadedPack],
@@ -139,6 +141,7 @@ class Report:
                 "startedAt": rfc3339(self.started_at),
                 "finishedAt": rfc3339(self.finished_at),
                 "durationMs": int((self.finished_at - self.started_at).total_seconds() * 1000),
+                "insecureKeyPermissions": list(self.insecure_keys),
             },
             "target": {
                 "name": name,

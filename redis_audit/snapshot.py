@@ -291,8 +291,14 @@ class Snapshot:
             },
         )
 
+    def to_text(self) -> str:
+        """The snapshot file's content (written by `redis_audit.files`, like every file the tool writes)."""
+        return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
+
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        from redis_audit.files import write_file
+
+        write_file(path, self.to_text(), what="snapshot")
 
     @classmethod
     def load(cls, path: Path) -> Snapshot:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
 
 from redis_audit.cli.main import main
-from redis_audit.signing.keys import generate_keypair
+from redis_audit.signing.keys import generate_keypair, load_private_key
+from redis_audit.signing.signers import LocalSigner
 from redis_audit.snapshot import Snapshot, TargetInfo
 from redis_audit.topology import DeploymentKind, Topology
 
@@ -52,15 +54,25 @@ def test_signed_run_writes_a_verifiable_envelope(tmp_path: Path, capsys: pytest.
     assert verify[0] == code and "(mode pre-promotion" in verify[1]
 
 
-def test_signing_warns_about_a_readable_key_and_needs_an_output(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                snapshot: Path) -> None:
+def test_a_readable_key_is_refused_unless_overridden_and_the_report_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], snapshot: Path) -> None:
     pair = generate_keypair(tmp_path / "k")
     pair.private_key.chmod(0o644)
+    envelope = tmp_path / "r.dsse.json"
+    code, _, err = cli(capsys, "run", "--from-snapshot", snapshot, "--sign-with", pair.private_key,
+                       "--output", envelope)
+    assert code == 2 and "accessible by group or others (mode 0644)" in err and len(err.splitlines()) == 1
+    assert not envelope.exists()
     code, _, err = cli(capsys, "run", "--from-snapshot", snapshot, "--sign-with", pair.private_key)
     assert code == 2 and "--sign-with needs --output" in err
     code, _, err = cli(capsys, "run", "--from-snapshot", snapshot, "--sign-with", pair.private_key,
-                       "--output", tmp_path / "r.dsse.json")
-    assert code in (1, 3) and "accessible by group or others (mode 0644)" in err
+                       "--output", envelope, "--insecure-key-permissions", "--format", "json")
+    assert code in (1, 3) and "signing anyway (--insecure-key-permissions)" in err
+    out = cli(capsys, "verify", envelope, "--key", pair.public_key)[1]
+    assert "Warning:     signed with a key file readable by others" in out
+    statement = json.loads(cli(capsys, "render", envelope, "--key", pair.public_key, "--format", "json")[1])
+    assert statement["predicate"]["run"]["insecureKeyPermissions"] == [LocalSigner(
+        load_private_key(pair.private_key, allow_insecure=True).key).keyid]
 
 
 def test_report_only_maps_not_ready_to_zero_but_not_inconclusive(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from redis_audit import files
 from redis_audit.audit import AuditOptions, run_audit
 from redis_audit.cli.run import format_option
 from redis_audit.cli.signed import render, sign_throwaway
@@ -36,6 +37,7 @@ def demo(topology: str, preset: str, engine: str, tls: bool | None, profile: Pat
          output: Path) -> int:
     """Start a local sandbox, audit it, stop it; sign the report with a throwaway key, verify it, print it."""
     loaded_profile = load_profile(profile)  # validated before anything starts
+    files.check_destination(output, "--output")
     spec = SandboxSpec(topology=topology, tls=(engine == "redis") if tls is None else tls,  # type: ignore[arg-type]
                        preset=preset, engine=engine)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory(prefix="redis-audit-demo-") as state:

@@ -41,8 +41,10 @@ def keys() -> None:
     show_default=True,
     help="ed25519, or p256 for ECDSA P-256 (the same algorithm as the KMS keys).",
 )
-def generate(out_dir: Path, algorithm: Algorithm) -> None:
-    """Write a new private key and its public key; never overwrites an existing key."""
-    paths = generate_keypair(out_dir, algorithm)
+@click.option("--insecure-key-permissions", is_flag=True,
+              help="Write into a directory anyone may write to (refused otherwise: another user could swap the key).")
+def generate(out_dir: Path, algorithm: Algorithm, insecure_key_permissions: bool) -> None:
+    """Write a new private key (0600) and its public key; never overwrites an existing key."""
+    paths = generate_keypair(out_dir, algorithm, insecure_key_permissions)
     click.echo(str(paths.private_key))
     click.echo(str(paths.public_key))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import click
 
-from redis_audit import __version__
+from redis_audit import __version__, files
 from redis_audit.exitcodes import AuditError, ExitCode
 from redis_audit.secret import scrub
 
@@ -85,6 +85,7 @@ def _register_commands() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; every known error becomes a one-line message and an exit code."""
+    files.reset()  # the inputs noted by an earlier in-process invocation are not this run's
     try:
         result = cli.main(args=argv, prog_name="redis-audit", standalone_mode=False)
     except click.exceptions.Abort:

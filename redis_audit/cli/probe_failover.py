@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from redis_audit import __version__
+from redis_audit import __version__, files
 from redis_audit.cli.options import build_target, pop_target_options, read_secret, target_options
 from redis_audit.exitcodes import ExitCode, UsageError
 from redis_audit.failover import AwsTarget, Mode, ProbeOptions, run_probe
@@ -200,6 +200,8 @@ def failover(target: str, allow_failover: bool, profile: Path | None, output_for
     if not allow_failover:
         raise UsageError("the failover probe changes the deployment: pass --allow-failover to run it")
     opts = pop_failover_options(kwargs)
+    if output is not None:
+        files.check_destination(output, "--output")  # before the deployment is touched
     loaded = load_profile(profile)
     base = build_target(target, pop_target_options(kwargs))
     result = execute(base, opts, loaded)
@@ -209,10 +211,7 @@ def failover(target: str, allow_failover: bool, profile: Path | None, output_for
     if output is None:
         click.echo(text, nl=False)
     else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--output: cannot write {output}: {exc.strerror}") from None
+        files.write_file(output, text, what="--output")
         click.echo(f"Failover probe {result.get('status')}; result written to {output}")
     return exit_status(result, findings)
 

@@ -15,6 +15,7 @@ from tabulate import tabulate
 
 from redis_audit.cli.options import build_target, pop_target_options, target_options
 from redis_audit.exitcodes import UsageError
+from redis_audit.files import check_destination
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.output.sanitize import visible_json
 from redis_audit.probes.latency import ALL_COMMANDS, ProbeConfigError, run_latency_probe
@@ -54,6 +55,8 @@ def latency(target: str, profile: Path | None, rate: int | None, duration: float
             **kwargs: Any) -> int:
     """Measure TARGET's latency as a client sees it: open loop, P50..P99.9 with 95% bounds."""
     built = build_target(target, pop_target_options(kwargs))
+    if emit is not None and str(emit) != "-":
+        check_destination(emit, "--emit")  # before the probe: its result must have somewhere to go
     if built.kind != "redis":
         raise UsageError("probe latency takes a redis:// or rediss:// node address (the primary)")
     try:

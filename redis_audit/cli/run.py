@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from redis_audit import files
 from redis_audit.audit import AuditOptions, collect_snapshot, judge_snapshot, now
 from redis_audit.cli import asff_options as asff
 from redis_audit.cli.aws_options import aws_options, pop_aws_options, resolve_target, upload_if_asked
@@ -37,7 +38,7 @@ from redis_audit.recompute import recompute_decision
 from redis_audit.report import Report, target_name
 from redis_audit.signing.errors import InvalidReport, SigningError
 from redis_audit.signing.sign import sign_report
-from redis_audit.signing.signers import Signer, signer_from_spec
+from redis_audit.signing.signers import Signer, insecure_keyids, signer_from_spec
 from redis_audit.signing.verify import verify_envelope
 from redis_audit.snapshot import Fact, Snapshot
 from redis_audit.verdict import exit_code
@@ -61,10 +62,7 @@ def render_report(report: Report, output_format: str, *, only_attention: bool = 
 
 
 def write_text(path: Path, text: str, option: str = "--output") -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"{option}: cannot write {path}: {exc.strerror}") from None
+    files.write_file(path, text, what=option)  # atomic; never through a symlink, never onto an input
 
 
 def write_report(report: Report, output_format: str, output: Path | None, only_attention: bool,
@@ -109,6 +107,9 @@ def summary_line(report: Report) -> str:
 @click.option("--sign-with", "sign_with", multiple=True, metavar="KEY",
               help="Sign the report: a private key file or kms:ARN_OR_ALIAS; repeat for a multi-signature "
                    "envelope. --output then receives the DSSE envelope.")
+@click.option("--insecure-key-permissions", is_flag=True,
+              help="Sign with a private key file that group or others can read (refused otherwise, as ssh does); "
+                   "the signed report records the key.")
 @click.option("--run-mode", "run_mode", type=click.Choice(MODES),
               help="local (default: exploration, unsigned allowed), pre-promotion, signoff or scheduled "
                    "(these three must be signed); recorded as run.mode. Default: the profile's report.mode.")
@@ -120,7 +121,7 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
         connect_timeout: float, command_timeout: float, save_snapshot: Path | None, from_snapshot: Path | None,
         only_attention: bool, sign_with: tuple[str, ...], run_mode: str | None, waivers_file: Path | None,
         report_only: bool, probe_results: tuple[Path, ...], allow_failover: bool, sarif_location: Path | None,
-        **kwargs: Any) -> int:
+        insecure_key_permissions: bool, **kwargs: Any) -> int:
     """Audit TARGET (redis://, rediss://, redis+sentinel://HOST:PORT,.../MASTER), or an AWS-managed
     deployment (--aws-replication-group, --aws-serverless-cache, --memorydb-cluster), and print the verdict."""
     failover_opts = pop_failover_options(kwargs)
@@ -138,8 +139,12 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
     loaded_profile = load_profile(profile)
     pods = load_results(probe_results)  # before connecting: a bad file is a usage error
     mode = run_mode or loaded_profile.report.mode
-    signers = _signers(sign_with, mode, output)  # before the audit: a run that cannot sign does not start
+    # Before the audit: a run that cannot sign does not start.
+    signers = _signers(sign_with, mode, output, insecure_key_permissions)
     public_keys = [_public_key_path(spec) for spec in sign_with]
+    for destination, option in ((output, "--output"), (save_snapshot, "--save-snapshot")):
+        if destination is not None:  # before the audit: a run that cannot write its report does not start
+            files.check_destination(destination, option)
     waiver_file = _waivers(waivers_file, loaded_profile)
     if from_snapshot is not None:
         if target:
@@ -155,8 +160,9 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
             snapshot.deployment_facts[FAILOVER_FACT] = Fact(value=run_failover(*failover))
     fold_into(snapshot, pods)
     if save_snapshot is not None:
-        snapshot.save(save_snapshot)
+        files.write_file(save_snapshot, snapshot.to_text(), what="--save-snapshot")
     report = judge_snapshot(snapshot, loaded_profile, mode=mode, waiver_file=waiver_file)
+    report.insecure_keys = insecure_keyids(signers)
     for warning in waiver_warnings(report.waivers):
         click.echo(f"redis-audit: warning: {visible(warning)}", err=True)
     account = asff.render_account(report.to_json(), asff_opts, aws_opts.settings if aws_in_use else None) \
@@ -185,14 +191,14 @@ def run_exit_code(report: Report, report_only: bool) -> int:
     return int(ExitCode.READY) if report_only and code == ExitCode.NOT_READY else int(code)
 
 
-def _signers(specs: tuple[str, ...], mode: str, output: Path | None) -> list[Signer]:
+def _signers(specs: tuple[str, ...], mode: str, output: Path | None, allow_insecure: bool) -> list[Signer]:
     if not specs:
         if mode in SIGNED_MODES:
             raise SigningError(f"a {mode} run must be signed: add --sign-with KEY (or kms:ARN) and --output FILE")
         return []
     if output is None:
         raise UsageError("--sign-with needs --output FILE for the signed envelope")
-    signers = [signer_from_spec(spec) for spec in specs]
+    signers = [signer_from_spec(spec, allow_insecure) for spec in specs]
     for signer in signers:
         for warning in signer.warnings:
             click.echo(f"redis-audit: warning: {visible(warning)}", err=True)
@@ -211,7 +217,10 @@ def _public_key_path(spec: str) -> Path | None:
         return None
     private = Path(spec.removeprefix("file:"))
     public = private.with_name(private.name.removesuffix(".pem") + ".pub.pem")
-    return public if public.is_file() else None
+    if not public.is_file():
+        return None
+    files.note_input(public, "the public key of --sign-with")
+    return public
 
 
 def write_signed(report: Report, signers: list[Signer], output: Path, output_format: str,
@@ -244,10 +253,7 @@ def write_signed(report: Report, signers: list[Signer], output: Path, output_for
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise UsageError(f"--output: cannot write {path}: {exc.strerror}") from None
+    files.write_file(path, data, what="--output")
 
 
 def _load_snapshot(path: Path) -> Snapshot:

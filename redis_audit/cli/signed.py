@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from redis_audit.exitcodes import UsageError
+from redis_audit.files import write_file
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.output import RenderOptions, SignedContext, SourceFile, renderers
 from redis_audit.output.asff import AsffAccount
@@ -203,11 +204,8 @@ def sign_throwaway(report: Any, envelope: Path) -> tuple[Verified, list[str]]:
         signer = LocalSigner.from_file(pair.private_key)
         data = sign_report(report.to_json(), subject_name(target_name(report.snapshot)), [signer]).to_bytes()
         public = envelope.with_name(envelope.name.removesuffix(".json").removesuffix(".dsse") + ".pub.pem")
-        try:
-            envelope.write_bytes(data)
-            public.write_bytes(pair.public_key.read_bytes())
-        except OSError as exc:
-            raise UsageError(f"cannot write {envelope}: {exc.strerror}") from None
+        write_file(envelope, data, what="--output")
+        write_file(public, pair.public_key.read_bytes(), what="--output")
     verified = verify_file(envelope, load_keys([public]))
     command = verify_command(envelope, [public])
     return verified, [f"Signed report written to {envelope} (public key {public}, throwaway)",

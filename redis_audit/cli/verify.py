@@ -40,6 +40,10 @@ def summary(verified: Verified) -> list[str]:
              f"Valid until: {view.valid_until}   (mode {view.mode}, profile {view.profile_name})",
              f"Signed by:   {', '.join(ctx.signers)}",
              f"Envelope:    sha256:{ctx.envelope_sha256}"]
+    insecure = view.run.get("insecureKeyPermissions")
+    if isinstance(insecure, list) and insecure:
+        lines.append(f"Warning:     signed with a key file readable by others (--insecure-key-permissions): "
+                     f"{', '.join(map(str, insecure))}")
     lines += [f"Blocker:     {b['checkId']} {b['resource']}: {b['message']}" for b in view.blockers]
     for blocker in view.signoff:
         lines.append(f"Sign-off:    {blocker['title']}: {blocker['state']}")

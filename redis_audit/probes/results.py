@@ -16,6 +16,7 @@ from pathlib import Path
 
 from redis_audit import __version__
 from redis_audit.exitcodes import UsageError
+from redis_audit.files import write_file
 from redis_audit.jsonvalue import JsonObject, JsonValue, NotCanonical, ensure_canonical
 from redis_audit.probes.histogram import Histogram
 from redis_audit.probes.latency import WRITE_COMMANDS, ProbeConfig, ProbeResult
@@ -86,10 +87,7 @@ def write_result(path: Path, doc: JsonObject) -> None:
     if str(path) == "-":
         print(text, end="")
         return
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"--emit: cannot write {path}: {exc.strerror}") from None
+    write_file(path, text, what="--emit")
 
 
 def validate_result(doc: object, source: str) -> JsonObject:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from redis_audit.files import write_file
 
 DEFAULT_SANS: tuple[str, ...] = ("127.0.0.1", "::1", "localhost")
 # Long enough that a sandbox never trips the certificate-expiry checks (TLS-003 warns under 30 days).
@@ -35,7 +36,7 @@ class IssuedCertificate:
     key: ec.EllipticCurvePrivateKey
 
     def write(self, cert_file: Path, key_file: Path) -> None:
-        cert_file.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
+        write_file(cert_file, self.certificate.public_bytes(serialization.Encoding.PEM), what="sandbox certificate")
         _write_private(key_file, _key_pem(self.key))
 
 
@@ -129,7 +130,7 @@ def make_certificate(
 
 
 def write_ca(ca: CertificateAuthority, cert_file: Path, key_file: Path) -> None:
-    cert_file.write_bytes(ca.certificate.public_bytes(serialization.Encoding.PEM))
+    write_file(cert_file, ca.certificate.public_bytes(serialization.Encoding.PEM), what="sandbox certificate")
     _write_private(key_file, _key_pem(ca.key))
 
 
@@ -166,7 +167,5 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Private keys are created 0600 from the start, never readable by others even briefly."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    """Private keys are 0600 from the start (the temporary file is), never readable by others even briefly."""
+    write_file(path, data, what="sandbox private key", mode=0o600)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from redis_audit.acl import auditor_acl_rule
+from redis_audit.files import write_file
 from redis_audit.sandbox.certs import TlsFiles
 from redis_audit.sandbox.model import SandboxSpec
 
@@ -206,6 +206,4 @@ def sentinel_config(settings: ServerSettings, listener: Listener, node_dir: Path
 
 def write_private(path: Path, lines: list[str]) -> None:
     """Config and ACL files hold secrets (masterauth, hashes): 0600 from the moment they exist."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
+    write_file(path, "\n".join(lines) + "\n", what="sandbox configuration", mode=0o600)

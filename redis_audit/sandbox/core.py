@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from redis_audit.files import write_file
 from redis_audit.sandbox.binaries import ServerBinary, server_binary
 from redis_audit.sandbox.certs import create_tls_files
 from redis_audit.sandbox.config import (
@@ -336,11 +337,7 @@ def _remove_owned(state_dir: Path) -> None:
 
 
 def _write_json_private(path: Path, data: object) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(tmp, path)
+    write_file(path, json.dumps(data, indent=2), what="sandbox state", mode=0o600)
 
 
 def _str_or_none(path: Path | None) -> str | None:

@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from redis_audit.files import open_log
+
 STOP_GRACE_SECONDS = 5.0
 
 
@@ -23,7 +25,7 @@ def start_server(binary: Path, config_file: Path, *, sentinel: bool, stdio_log: 
     args = [str(binary), str(config_file)]
     if sentinel:
         args.append("--sentinel")
-    with open(stdio_log, "ab") as out:
+    with os.fdopen(open_log(stdio_log), "ab") as out:
         proc = subprocess.Popen(
             args,
             cwd=config_file.parent,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from redis_audit.files import write_file
 from redis_audit.secret import Secret
 from redis_audit.target import Credentials, Target, TlsOptions, parse_url
 
@@ -47,8 +48,7 @@ def sandbox_cli_args(sandbox: Sandbox, workdir: Path, user: str = "auditor") -> 
     if sandbox.info.auditor_user:
         data, sentinel = workdir / f"{user}.pw", workdir / f"{user}.sentinel.pw"
         for path, password in ((data, sandbox.password(user)), (sentinel, sandbox.sentinel_password(user))):
-            path.touch(mode=0o600)
-            path.write_text(password)
+            write_file(path, password, what="sandbox password file", mode=0o600)
         args += ["--user", user, "--password-file", str(data), "--sentinel-user", user,
                  "--sentinel-password-file", str(sentinel)]
     if sandbox.info.ca_file:

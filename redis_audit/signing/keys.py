@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from redis_audit.files import write_file
 from redis_audit.signing.errors import KeyFileError
 
 PublicKey: TypeAlias = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
@@ -81,15 +81,25 @@ def load_public_key(path: Path) -> PublicKey:
     return load_public_key_pem(_read(path), str(path))
 
 
+INSECURE_OPTION = "--insecure-key-permissions"
+
+
 @dataclass(frozen=True)
 class LoadedPrivateKey:
     key: PrivateKey
     warnings: tuple[str, ...]  # for the CLI to print, e.g. a key file readable by others
+    insecure: bool = False  # loaded although group or others can access it (INSECURE_OPTION)
 
 
-def load_private_key(path: Path) -> LoadedPrivateKey:
-    """Load an unencrypted PEM private key; warn when group or others can access the file."""
-    warnings = _permission_warnings(path)
+def load_private_key(path: Path, allow_insecure: bool = False) -> LoadedPrivateKey:
+    """Load an unencrypted PEM private key. Like ssh, refuse one that group or others can access,
+    unless `allow_insecure` (--insecure-key-permissions): then load it with a warning, and say so."""
+    problem = _permission_problem(path)
+    if problem and not allow_insecure:
+        raise KeyFileError(f"{problem}; run chmod 600 {path} (or accept the risk with {INSECURE_OPTION})")
+    warnings = (f"{problem}: signing anyway ({INSECURE_OPTION}); the report records it",) if problem else ()
+    for warning in warnings:
+        log.warning(warning)
     data = _read(path)
     try:
         key = serialization.load_pem_private_key(data, password=None)
@@ -99,20 +109,18 @@ def load_private_key(path: Path) -> LoadedPrivateKey:
         # Deliberately no detail from the parser: nothing derived from the key's bytes is shown.
         raise KeyFileError(f"{path}: not a PEM private key") from None
     if isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey) and _is_supported(key):
-        return LoadedPrivateKey(key, warnings)
+        return LoadedPrivateKey(key, warnings, insecure=bool(problem))
     raise _unsupported(str(path))
 
 
-def _permission_warnings(path: Path) -> tuple[str, ...]:
+def _permission_problem(path: Path) -> str | None:
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:
-        return ()  # _read reports the real problem
+        return None  # _read reports the real problem
     if mode & 0o077 == 0:
-        return ()
-    message = f"private key {path} is accessible by group or others (mode {mode:04o}); run chmod 600 {path}"
-    log.warning(message)
-    return (message,)
+        return None
+    return f"private key {path} is accessible by group or others (mode {mode:04o})"
 
 
 def _read(path: Path) -> bytes:
@@ -128,13 +136,21 @@ class KeyPairPaths:
     public_key: Path
 
 
-def generate_keypair(out_dir: Path, algorithm: Algorithm = "ed25519") -> KeyPairPaths:
-    """Write a new private key (mode 0600 from creation) and its public key; never overwrite."""
+def generate_keypair(out_dir: Path, algorithm: Algorithm = "ed25519", allow_insecure: bool = False) -> KeyPairPaths:
+    """Write a new private key (mode 0600) and its public key, atomically; never overwrite.
+
+    A directory anyone may write to (world-writable without the sticky bit, which would keep others
+    from renaming or deleting our files) is refused unless `allow_insecure`: another user could
+    replace the key, or plant a link where it goes.
+    """
     private_key = _new_private_key(algorithm)
     try:
         out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise KeyFileError(f"{out_dir}: cannot create the key directory ({exc.strerror})") from None
+    problem = _directory_problem(out_dir)
+    if problem and not allow_insecure:
+        raise KeyFileError(f"{problem}; use a private directory (or accept the risk with {INSECURE_OPTION})")
     paths = KeyPairPaths(out_dir / PRIVATE_KEY_FILE, out_dir / PUBLIC_KEY_FILE)
     for path in (paths.private_key, paths.public_key):
         if path.exists() or path.is_symlink():
@@ -142,13 +158,21 @@ def generate_keypair(out_dir: Path, algorithm: Algorithm = "ed25519") -> KeyPair
     private_pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    _write_new(paths.private_key, private_pem, 0o600)
+    write_file(paths.private_key, private_pem, what="--out", mode=0o600, exclusive=True)
     try:
-        _write_new(paths.public_key, public_key_pem(private_key.public_key()), 0o644)
+        write_file(paths.public_key, public_key_pem(private_key.public_key()), what="--out", mode=0o644,
+                   exclusive=True)
     except BaseException:
         paths.private_key.unlink()  # no half-written pair left behind
         raise
     return paths
+
+
+def _directory_problem(directory: Path) -> str | None:
+    mode = directory.stat().st_mode
+    if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+        return f"{directory} is writable by anyone (mode {stat.S_IMODE(mode):04o}, no sticky bit)"
+    return None
 
 
 def _new_private_key(algorithm: Algorithm) -> PrivateKey:
@@ -157,19 +181,6 @@ def _new_private_key(algorithm: Algorithm) -> PrivateKey:
     if algorithm == "p256":
         return ec.generate_private_key(ec.SECP256R1())
     raise KeyFileError(f"unknown algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
-
-
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    # O_EXCL: fail rather than follow a link or replace a file; the mode is set at creation, so the
-    # private key is never readable by others, not even for a moment.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileExistsError:
-        raise KeyFileError(f"{path} already exists; refusing to overwrite a key") from None
-    except OSError as exc:
-        raise KeyFileError(f"{path}: cannot create ({exc.strerror})") from None
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from redis_audit.exitcodes import UsageError
+from redis_audit.files import note_input
 from redis_audit.signing.errors import SigningError
 from redis_audit.signing.keys import PrivateKey, PublicKey, keyid_for, load_private_key, load_public_key_der
 
@@ -34,15 +35,18 @@ class Signer(Protocol):
 class LocalSigner:
     """Signs with a private key held in memory; ECDSA signatures are DER over SHA-256, as KMS's are."""
 
-    def __init__(self, private_key: PrivateKey, warnings: tuple[str, ...] = ()) -> None:
+    def __init__(self, private_key: PrivateKey, warnings: tuple[str, ...] = (), insecure: bool = False) -> None:
         self._private_key = private_key
         self._keyid = keyid_for(private_key.public_key())
         self._warnings = warnings
+        self.insecure = insecure  # its file was readable by others and --insecure-key-permissions allowed it
 
     @classmethod
-    def from_file(cls, path: Path) -> LocalSigner:
-        loaded = load_private_key(path)
-        return cls(loaded.key, loaded.warnings)
+    def from_file(cls, path: Path, allow_insecure: bool = False) -> LocalSigner:
+        """The key in `path`, refused when group or others can access it unless `allow_insecure`."""
+        note_input(path, "--sign-with")  # nothing this run writes may replace it
+        loaded = load_private_key(path, allow_insecure)
+        return cls(loaded.key, loaded.warnings, loaded.insecure)
 
     def __repr__(self) -> str:  # never the key itself
         return f"LocalSigner(keyid={self._keyid!r})"
@@ -176,11 +180,17 @@ def _boto3_kms_client(region: str | None) -> KmsClient:
     return client
 
 
-def signer_from_spec(spec: str) -> Signer:
-    """`kms:KEY_ID_OR_ALIAS_OR_ARN` for AWS KMS; `file:PATH` or a plain path for a local PEM key."""
+def signer_from_spec(spec: str, allow_insecure: bool = False) -> Signer:
+    """`kms:KEY_ID_OR_ALIAS_OR_ARN` for AWS KMS; `file:PATH` or a plain path for a local PEM key
+    (refused when others can read it, unless `allow_insecure`)."""
     if spec.startswith("kms:"):
         return KmsSigner(spec.removeprefix("kms:"))
     path = spec.removeprefix("file:")
     if not path:
         raise UsageError("--sign-with needs kms:ARN_OR_ALIAS or the path of a private key file")
-    return LocalSigner.from_file(Path(path))
+    return LocalSigner.from_file(Path(path), allow_insecure)
+
+
+def insecure_keyids(signers: Sequence[Signer]) -> list[str]:
+    """The keyids of local keys loaded under --insecure-key-permissions (the report records them)."""
+    return sorted(s.keyid for s in signers if isinstance(s, LocalSigner) and s.insecure)

@@ -17,7 +17,7 @@ from redis_audit.signing.keys import (
     load_public_key,
     spki_der,
 )
-from redis_audit.signing.signers import LocalSigner, signer_from_spec
+from redis_audit.signing.signers import LocalSigner, insecure_keyids, signer_from_spec
 
 
 @pytest.mark.parametrize("algorithm", ["ed25519", "p256"])
@@ -55,15 +55,20 @@ def test_keyid_is_sha256_of_the_der_spki(ed_signer: LocalSigner) -> None:
     assert ed_signer.keyid == "sha256:" + hashlib.sha256(spki_der(ed_signer.public_key())).hexdigest()
 
 
-def test_a_private_key_readable_by_others_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660, 0o610, 0o601])
+def test_a_private_key_readable_by_others_is_refused_unless_overridden(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: int) -> None:
     paths = generate_keypair(tmp_path)
-    paths.private_key.chmod(0o644)
+    paths.private_key.chmod(mode)
+    with pytest.raises(KeyFileError, match=f"mode {mode:04o}.*chmod 600.*--insecure-key-permissions"):
+        signer_from_spec(str(paths.private_key))
     with caplog.at_level(logging.WARNING, logger="redis_audit.signing"):
-        signer = signer_from_spec(str(paths.private_key))
-    assert len(signer.warnings) == 1
-    assert "0644" in signer.warnings[0] and str(paths.private_key) in signer.warnings[0]
-    assert signer.warnings[0] in caplog.text
-    assert load_private_key(paths.private_key).warnings == signer.warnings
+        signer = signer_from_spec(str(paths.private_key), allow_insecure=True)
+    assert isinstance(signer, LocalSigner) and signer.insecure and insecure_keyids([signer]) == [signer.keyid]
+    assert len(signer.warnings) == 1 and f"{mode:04o}" in signer.warnings[0] and signer.warnings[0] in caplog.text
+    assert load_private_key(paths.private_key, allow_insecure=True).warnings == signer.warnings
+    paths.private_key.chmod(0o600)
+    assert not load_private_key(paths.private_key).insecure and not load_private_key(paths.private_key).warnings
 
 
 def test_file_prefix_and_plain_path_give_the_same_signer(tmp_path: Path) -> None:
