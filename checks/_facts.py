@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from redis_audit.check import CheckContext
 from redis_audit.collect.parse import parse_info_fields
 from redis_audit.jsonvalue import JsonObject
-from redis_audit.model import Finding
+from redis_audit.model import Finding, Status
 from redis_audit.profile import Profile
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot, Snapshot
 from redis_audit.topology import Address, Node
@@ -148,3 +150,23 @@ def spread_finding(ctx: CheckContext, resource: str, what: str, spread: dict[str
                           "addresses to zones in [ha] host_zones", observed=observed, expected=expected)
     return ctx.failed(resource, f"{what} sits in {len(domains)} failure domain(s): {', '.join(domains)}",
                       observed=observed, expected=expected)
+
+
+def unless_required(flag: str) -> Callable[[Callable[..., Iterable[Finding]]], Callable[..., Iterator[Finding]]]:
+    """For a check the profile can declare not required (security.require_tls / require_auth = false): its
+    FAILs become WARNs that say so, so a team's deliberate decision is recorded without hiding the finding."""
+
+    def wrap(check: Callable[..., Iterable[Finding]]) -> Callable[..., Iterator[Finding]]:
+        @functools.wraps(check)
+        def judged(ctx: CheckContext, *args: Any) -> Iterator[Finding]:
+            required = bool(getattr(ctx.profile.security, flag))
+            for finding in check(ctx, *args):
+                if required or finding.status is not Status.FAIL:
+                    yield finding
+                else:
+                    yield dataclasses.replace(finding, status=Status.WARN,
+                                              message=f"{finding.message} (not required: security.{flag} = false)")
+
+        return judged
+
+    return wrap

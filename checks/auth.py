@@ -12,7 +12,7 @@ from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NO_PASSWORD, NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
 
-from ._facts import acl_users, as_int, fact_or_none, flags_of, items, optional
+from ._facts import acl_users, as_int, fact_or_none, flags_of, items, optional, unless_required
 from .pack import PACK
 
 ALL_ROLES = frozenset(Role)
@@ -47,6 +47,7 @@ def needs_no_password(node: NodeSnapshot) -> str | None:
     references=("https://redis.io/docs/latest/operate/oss_and_stack/management/security/acl/",),
     needs=("acl.users", "acl.list"),
 )
+@unless_required("require_auth")
 def no_passwordless_user(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     open_server = needs_no_password(node)
     if open_server is not None:
@@ -84,6 +85,7 @@ def no_passwordless_user(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Find
     needs=("probe.unauthenticated",),
     roles=ALL_ROLES,
 )
+@unless_required("require_auth")
 def unauthenticated_refused(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     open_server = needs_no_password(node)
     if open_server is not None:
@@ -228,6 +230,7 @@ def auth_failures(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     needs=("probe.sentinel_unauthenticated", "acl.list"),
     scope=Scope.DEPLOYMENT,
 )
+@unless_required("require_auth")
 def sentinels_authenticate(ctx: CheckContext) -> Iterator[Finding]:
     rules: dict[str, list[str]] = {}
     for sentinel in sorted(ctx.snapshot.sentinel_nodes(), key=lambda n: n.address):

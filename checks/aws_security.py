@@ -21,11 +21,13 @@ from ._aws import (
     table,
     version_tuple,
 )
+from ._facts import unless_required
 
 EC_RBAC = "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html"
 
 
 @extend("TLS-001")
+@unless_required("require_tls")
 def transit_encryption_required(ctx: CheckContext) -> Iterator[Finding]:
     """TransitEncryptionMode must be `required`: `preferred` still accepts plaintext clients."""
     m = managed(ctx)
@@ -76,6 +78,7 @@ def _user_rows(users: list[Any]) -> list[dict[str, Any]]:
 
 
 @extend("AUTH-001")
+@unless_required("require_auth")
 def default_user_replaced(ctx: CheckContext) -> Iterator[Finding]:
     """No enabled user without a password; the built-in default user is replaced or disabled."""
     m = managed(ctx)
@@ -124,6 +127,7 @@ def default_user_replaced(ctx: CheckContext) -> Iterator[Finding]:
     references=(EC_RBAC, "https://docs.aws.amazon.com/config/latest/developerguide/elasticache-rbac-auth-enabled.html"),
     needs=("aws.replication_group", "aws.serverless_cache", "aws.memorydb_cluster"),
 )
+@unless_required("require_auth")
 def auth_attached(ctx: CheckContext) -> Iterator[Finding]:
     m = managed(ctx)
     if m.memorydb:

@@ -11,7 +11,7 @@ from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
 
-from ._facts import as_int, optional
+from ._facts import as_int, optional, unless_required
 from .pack import PACK
 
 ALL_ROLES = frozenset(Role)
@@ -42,6 +42,7 @@ def _ports(node: NodeSnapshot) -> tuple[int | None, int | None]:
     needs=("config", "probe.plaintext"),
     roles=ALL_ROLES,
 )
+@unless_required("require_tls")
 def tls_forced(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     if not ctx.snapshot.target.tls:
         # The audit itself got in over plaintext: that is the proof.

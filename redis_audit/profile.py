@@ -74,6 +74,7 @@ class HaSection:
 
 @dataclass(frozen=True)
 class SecuritySection:
+    # false: the check's FAILs become WARNs that say so (TLS-001; AUTH-001/002/004, NET-002): a recorded decision.
     require_tls: bool = True
     require_auth: bool = True
     engine_min_version: str = "6.0"  # SEC-002 fails below: no ACL, no TLS
@@ -501,6 +502,63 @@ def _validate(profile: Profile, source: str) -> None:
         raise ProfileError(f"{source}: ha.lag_warn_s: must not exceed ha.lag_fail_s")
     if profile.cluster.hot_shard_warn_bp > profile.cluster.hot_shard_fail_bp:
         raise ProfileError(f"{source}: cluster.hot_shard_warn_bp: must not exceed cluster.hot_shard_fail_bp")
+    _validate_ranges(profile, source)
+
+
+# Values no one means: (key, lowest, highest or None). Percentages are 0-100 of something, windows and
+# durations are positive, a max/mean ratio is at least 1x (10000 bp).
+_RANGES: tuple[tuple[str, int, int | None], ...] = (
+    *((f"memory.{k}", 1, 100) for k in ("max_ram_pct", "max_ram_pct_with_fork", "utilisation_warn_pct",
+                                        "utilisation_fail_pct", "projected_pass_pct", "projected_fail_pct")),
+    ("client.max_pool_utilisation_pct", 1, 100), ("aws.min_reserved_memory_pct", 0, 100),
+    ("aws.alarm_memory_pct", 1, 100), ("aws.alarm_cpu_pct", 1, 100),
+    ("keyspace.refresh_warn_bp", 1, 10_000), ("cluster.max_moved_bp", 0, 10_000),
+    ("cluster.hot_shard_warn_bp", 10_000, None), ("cluster.hot_shard_fail_bp", 10_000, None),
+    *((f"latency.{k}", 1, None) for k in ("p95_ms", "server_p99_us", "duration_ms", "local_duration_ms",
+                                          "connections")),
+    *((f"client.{k}", 1, None) for k in ("max_connect_timeout_ms", "max_read_timeout_ms")),
+    *((f"ha.{k}", 1, None) for k in ("write_rate_sample_ms", "backlog_min_seconds", "lag_fail_s")),
+    ("security.auth_failure_window_s", 1, None),
+    *((f"keyspace.{k}", 1, None) for k in ("budget", "time_budget_s", "max_window_s", "refresh_min_keys")),
+    ("sentinel.min_sentinels", 1, None), ("sentinel.down_after_min_ms", 1, None),
+    ("sentinel.max_parallel_syncs", 1, None),
+    ("cluster.min_primaries", 1, None), ("cluster.max_node_timeout_ms", 1, None),
+    *((f"failover.{k}", 1, None) for k in ("rto_ms", "canary_read_timeout_ms", "canary_connect_timeout_ms")),
+    ("report.max_waiver_days", 1, None), ("tls.cert_fail_days", 1, None),
+)
+# (lower, higher): the first must not exceed the second.
+_ORDERS: tuple[tuple[str, str], ...] = (
+    ("memory.utilisation_warn_pct", "memory.utilisation_fail_pct"),
+    ("memory.projected_pass_pct", "memory.projected_fail_pct"),
+    ("memory.max_ram_pct_with_fork", "memory.max_ram_pct"),
+    ("sentinel.down_after_min_ms", "sentinel.down_after_max_ms"),
+)
+
+
+def _at(profile: Profile, key: str) -> Any:
+    section, name = key.split(".")
+    return getattr(getattr(profile, section), name)
+
+
+def _validate_ranges(profile: Profile, source: str) -> None:
+    for key, low, high in _RANGES:
+        value = _at(profile, key)
+        if value < low or (high is not None and value > high):
+            span = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise ProfileError(f"{source}: {key}: must be {span}, got {value}")
+    for lower, higher in _ORDERS:
+        small, big = _at(profile, lower), _at(profile, higher)
+        if small is not None and big is not None and small > big:
+            raise ProfileError(f"{source}: {lower}: {small} must not exceed {higher} ({big})")
+    for index, limiter in enumerate(profile.limiters):
+        for name in ("window_s", "keys_per_identity"):
+            if getattr(limiter, name) < 1:
+                raise ProfileError(f"{source}: limiters[{index}].{name}: must be at least 1, got "
+                                   f"{getattr(limiter, name)}")
+    buckets = profile.keyspace.ttl_buckets_s
+    if any(b < 1 for b in buckets) or list(buckets) != sorted(set(buckets)):
+        raise ProfileError(f"{source}: keyspace.ttl_buckets_s: must be positive and strictly increasing, got "
+                           f"{list(buckets)}")
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:
