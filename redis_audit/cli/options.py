@@ -22,8 +22,17 @@ PASSWORD_ON_COMMAND_LINE = (
 
 def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Connection and credential options, in one place for every command that reaches a target."""
+    return _with_target_options(command, ())
+
+
+def target_options_except(*left_out: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """target_options but those named (by parameter), for a command whose own option uses the flag."""
+    return lambda command: _with_target_options(command, left_out)
+
+
+def _with_target_options(command: Callable[..., Any], left_out: tuple[str, ...]) -> Callable[..., Any]:
     options = [
-        click.option("--user", help="ACL user for data nodes (default: from the URL, else 'default')."),
+        click.option("--user", "user", help="ACL user for data nodes (default: from the URL, else 'default')."),
         click.option("--password-env", metavar="VAR", help="Read the data-node password from this variable."),
         click.option("--password-file", type=click.Path(path_type=Path), help="Read the data-node password "
                      "from this file (first line)."),
@@ -38,8 +47,9 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      "finding)."),
         click.option("--name", "deployment_name", help="Deployment name for the report (default: the URL)."),
     ]
-    for option in reversed(options):
-        command = option(command)
+    for name, option in reversed(list(zip(TARGET_OPTION_NAMES, options, strict=True))):
+        if name not in left_out:
+            command = option(command)
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
