@@ -517,7 +517,7 @@ _RANGES: tuple[tuple[str, int, int | None], ...] = (
     *((f"latency.{k}", 1, None) for k in ("p95_ms", "server_p99_us", "duration_ms", "local_duration_ms",
                                           "connections")),
     *((f"client.{k}", 1, None) for k in ("max_connect_timeout_ms", "max_read_timeout_ms")),
-    *((f"ha.{k}", 1, None) for k in ("write_rate_sample_ms", "backlog_min_seconds", "lag_fail_s")),
+    *((f"ha.{k}", 1, None) for k in ("backlog_min_seconds", "lag_fail_s")),  # write_rate_sample_ms 0: no wait
     ("security.auth_failure_window_s", 1, None),
     *((f"keyspace.{k}", 1, None) for k in ("budget", "time_budget_s", "max_window_s", "refresh_min_keys")),
     ("sentinel.min_sentinels", 1, None), ("sentinel.down_after_min_ms", 1, None),

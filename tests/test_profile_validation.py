@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ("[[limiters]]\nname = 'api'\nwindow_s = 0", "limiters[0].window_s", "at least 1"),
     ("[[limiters]]\nname = 'api'\nkeys_per_identity = 0", "limiters[0].keys_per_identity", "at least 1"),
     ("[ha]\nlag_warn_s = 20", "ha.lag_warn_s", "must not exceed ha.lag_fail_s"),
-    ("[ha]\nwrite_rate_sample_ms = 0", "ha.write_rate_sample_ms", "at least 1"),
+    ("[ha]\nbacklog_min_seconds = 0", "ha.backlog_min_seconds", "at least 1"),
     ("[sentinel]\ndown_after_min_ms = 40000", "sentinel.down_after_min_ms", "must not exceed"),
     ("[sentinel]\nmin_sentinels = 0", "sentinel.min_sentinels", "at least 1"),
     ("[cluster]\nhot_shard_warn_bp = 5000", "cluster.hot_shard_warn_bp", "at least 10000"),
