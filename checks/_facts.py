@@ -15,6 +15,7 @@ from redis_audit.model import Finding, Status
 from redis_audit.profile import Profile
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot, Snapshot
 from redis_audit.topology import Address, Node
+from redis_audit.wording import plural
 
 T = TypeVar("T")
 
@@ -141,14 +142,14 @@ def spread_finding(ctx: CheckContext, resource: str, what: str, spread: dict[str
     expected: JsonObject = {"failureDomains": f">= {minimum}"}
     if len(domains) >= minimum:
         if spread["bySource"] == ["host"]:
-            return ctx.warned(resource, f"{what} spans {len(domains)} hosts, but their zones are unknown: map hosts "
-                              "to zones in [ha] host_zones", observed=observed, expected=expected)
-        return ctx.passed(resource, f"{what} spans {len(domains)} failure domains", observed=observed,
+            return ctx.warned(resource, f"{what} spans {plural(len(domains), 'host')}, but their zones are unknown: "
+                              "map hosts to zones in [ha] host_zones", observed=observed, expected=expected)
+        return ctx.passed(resource, f"{what} spans {plural(len(domains), 'failure domain')}", observed=observed,
                           expected=expected)
     if spread["bySource"] == ["host"] and spread["allLoopback"]:
         return ctx.warned(resource, f"{what} runs on loopback only: failure domains cannot be verified here; map "
                           "addresses to zones in [ha] host_zones", observed=observed, expected=expected)
-    return ctx.failed(resource, f"{what} sits in {len(domains)} failure domain(s): {', '.join(domains)}",
+    return ctx.failed(resource, f"{what} sits in {plural(len(domains), 'failure domain')}: {', '.join(domains)}",
                       observed=observed, expected=expected)
 
 

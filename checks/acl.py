@@ -10,6 +10,7 @@ from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import Role
+from redis_audit.wording import plural
 
 from ._facts import acl_users, as_int, fact_or_none, items, optional, table
 from .pack import PACK
@@ -72,7 +73,7 @@ def app_least_privilege(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Findi
             yield ctx.failed(node, f"{name} may run {', '.join(allowed)}", observed=observed,
                              expected={"allowed": []})
         else:
-            yield ctx.passed(node, f"{name} is denied all {len(results)} dangerous commands probed",
+            yield ctx.passed(node, f"{name} is denied all {plural(len(results), 'dangerous command')} probed",
                              observed=observed, expected={"allowed": []})
         return
     users = acl_users(node)  # DRYRUN unavailable: judge the rules; raises (SKIP) when those are unreadable too
@@ -257,9 +258,11 @@ _DENIALS = ("command", "key", "channel")
     title="The application is not being denied by its ACL",
     severity=Severity.MEDIUM,
     category="acl",
-    verifies="ACL LOG holds no reason=command/key/channel entry for application.user (or, without one, for "
-    "any user but the auditor's own); INFO stats acl_access_denied_cmd/_key/_channel are reported. Any "
-    "denial WARNs (a proposal of the catalogue): a mis-scoped ACL shows up as application errors.",
+    verifies="ACL LOG holds no reason=command/key/channel entry for application.user; INFO stats "
+    "acl_access_denied_cmd/_key/_channel are reported. Any denial WARNs (a proposal of the catalogue): a "
+    "mis-scoped ACL shows up as application errors. Without application.user it SKIPs like ACL-001/002, but "
+    "still WARNs about denials of any user other than the auditor's own.",
+    version=2,
     risk="A limiter denied a command or key fails on every request it makes; depending on its error policy it "
     "fails open (no limits) or closed (an outage).",
     remediation="Read ACL LOG for the denied command/key, and grant it to the application user (or fix the "
@@ -286,6 +289,9 @@ def app_not_denied(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
         objects = sorted({str(e.get("object")) for e in denied})
         yield ctx.warned(node, f"ACL denials for {observed['user']}: {', '.join(objects[:5])}", observed=observed,
                          expected={"denials": 0})
+    elif not app:  # like ACL-001/002: nothing can be said about an application nobody named
+        yield ctx.skipped(node, "no application user is named in the profile ([application] user = \"...\"); "
+                          "no user but the auditor was denied either", denialCounters=observed)
     else:
         yield ctx.passed(node, "no ACL denial for the application in ACL LOG", observed=observed,
                          expected={"denials": 0})

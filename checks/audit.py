@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from redis_audit.check import CheckContext, Scope
 from redis_audit.model import Finding, Severity
 from redis_audit.topology import DeploymentKind
+from redis_audit.wording import plural
 
 from .pack import PACK
 
@@ -34,5 +35,5 @@ def every_node_reached(ctx: CheckContext) -> Iterator[Finding]:
                           role=str(node.role) if node.role else None)
     if not topology.unreachable:
         audited = len(ctx.snapshot.nodes)
-        yield ctx.passed(ctx.deployment, f"all {audited} nodes were reached", observed=audited,
+        yield ctx.passed(ctx.deployment, f"all {plural(audited, 'node')} were reached", observed=audited,
                          expected=audited)

@@ -11,6 +11,7 @@ from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NO_PASSWORD, NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
+from redis_audit.wording import plural
 
 from ._facts import acl_users, as_int, fact_or_none, flags_of, items, optional, unless_required
 from .pack import PACK
@@ -248,7 +249,7 @@ def sentinels_authenticate(ctx: CheckContext) -> Iterator[Finding]:
             rules[str(sentinel.address)] = sorted(_normalised_rule(str(r)) for r in listed)
     variants = {tuple(r) for r in rules.values()}
     if len(variants) > 1:
-        yield ctx.warned(ctx.deployment, f"the {len(rules)} Sentinels have {len(variants)} different ACL "
+        yield ctx.warned(ctx.deployment, f"the {plural(len(rules), 'Sentinel')} have {len(variants)} different ACL "
                          "configurations", observed=dict(rules), expected="identical ACL LIST on every Sentinel")
 
 

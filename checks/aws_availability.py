@@ -7,6 +7,7 @@ from typing import Any
 
 from redis_audit.check import CheckContext
 from redis_audit.model import Finding, Severity
+from redis_audit.wording import plural
 
 from ._aws import aws_check, extend, managed
 
@@ -27,10 +28,10 @@ def replicas_per_shard(ctx: CheckContext) -> Iterator[Finding]:
         replicas = len(members) - 1
         observed: dict[str, Any] = {"shard": shard, "members": [x.id for x in members], "replicas": replicas}
         if replicas < wanted:
-            yield ctx.failed(f"{m.arn}/{shard}", f"shard {shard} has {replicas} replicas, needs {wanted}",
+            yield ctx.failed(f"{m.arn}/{shard}", f"shard {shard} has {plural(replicas, 'replica')}, needs {wanted}",
                              observed=observed, expected={"replicas": f">= {wanted}"})
         else:
-            yield ctx.passed(f"{m.arn}/{shard}", f"shard {shard} has {replicas} replicas", observed=observed,
+            yield ctx.passed(f"{m.arn}/{shard}", f"shard {shard} has {plural(replicas, 'replica')}", observed=observed,
                              expected={"replicas": f">= {wanted}"})
 
 
@@ -106,11 +107,11 @@ def snapshot_retention(ctx: CheckContext) -> Iterator[Finding]:
     window = m.raw.get("SnapshotWindow") or m.raw.get("DailySnapshotTime")
     observed = {"SnapshotRetentionLimit": days, "SnapshotWindow": window}
     if days >= wanted:
-        yield ctx.passed(m.arn, f"snapshots kept {days} days", observed=observed, expected=f">= {wanted}")
+        yield ctx.passed(m.arn, f"snapshots kept {plural(days, 'day')}", observed=observed, expected=f">= {wanted}")
     elif days == 0:
         yield ctx.failed(m.arn, "automated backups are off", observed=observed, expected=f">= {wanted}")
     else:
-        yield ctx.failed(m.arn, f"snapshots kept {days} days, the profile requires {wanted}", observed=observed,
-                         expected=f">= {wanted}")
+        yield ctx.failed(m.arn, f"snapshots kept {plural(days, 'day')}, the profile requires {wanted}",
+                         observed=observed, expected=f">= {wanted}")
 
 

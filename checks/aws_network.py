@@ -7,6 +7,7 @@ from typing import Any
 
 from redis_audit.check import CheckContext
 from redis_audit.model import Finding, Severity
+from redis_audit.wording import plural
 
 from ._aws import Managed, aws_check, items, managed, table
 
@@ -42,7 +43,7 @@ def private_subnets(ctx: CheckContext) -> Iterator[Finding]:
     elif not subnets:
         yield ctx.skipped(m.arn, "the control plane named no subnet")
     else:
-        yield ctx.passed(m.arn, f"all {len(subnets)} subnets are private", observed=observed)
+        yield ctx.passed(m.arn, f"all {plural(len(subnets), 'subnet')} are private", observed=observed)
 
 
 def data_ports(m: Managed) -> list[int]:

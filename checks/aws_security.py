@@ -9,6 +9,7 @@ from typing import Any
 from redis_audit.check import CheckContext
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import FactError, FactErrorKind, FactUnavailable
+from redis_audit.wording import plural
 
 from ._aws import (
     AWS_REFERENCE,
@@ -334,13 +335,14 @@ def secret_rotated(ctx: CheckContext) -> Iterator[Finding]:
         if not entry.get("RotationEnabled"):
             yield ctx.failed(where, "rotation is off", observed=observed, expected=expected)
         elif age is not None and age > limit:
-            yield ctx.failed(where, f"last rotated {age} days ago (limit {limit})", observed=observed,
+            yield ctx.failed(where, f"last rotated {plural(age, 'day')} ago (limit {limit})", observed=observed,
                              expected=expected)
         elif isinstance(every, int) and every > limit:
-            yield ctx.warned(where, f"rotates every {every} days, more than {limit}", observed=observed,
+            yield ctx.warned(where, f"rotates every {plural(every, 'day')}, more than {limit}", observed=observed,
                              expected=expected)
         else:
-            yield ctx.passed(where, f"rotation on; last rotated {age} days ago", observed=observed, expected=expected)
+            yield ctx.passed(where, f"rotation on; last rotated {plural(age or 0, 'day')} ago", observed=observed,
+                             expected=expected)
 
 
 def _time(text: str) -> dt.datetime | None:

@@ -11,6 +11,7 @@ from redis_audit.model import DEPLOYMENT, Finding, Severity
 from redis_audit.probes.histogram import merged
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot
 from redis_audit.topology import Role
+from redis_audit.wording import plural
 
 from ._facts import as_int
 from ._latency import app_client_groups, latency_percentiles_us, probe_sources, response_histogram, setup_p99_us
@@ -166,13 +167,13 @@ def connection_churn(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]
                             "appConnections": total, "appAgeMedianS": median_age}
     expected = "< 1% of connected clients per second, median age > 600 s"
     if per_hour >= connected * 3600:
-        yield ctx.failed(node, f"{per_hour} new connections per hour for {connected} connected clients: "
+        yield ctx.failed(node, f"{plural(per_hour, 'new connection')} per hour for {connected} connected clients: "
                          "connections are opened per request", observed=observed, expected=expected)
     elif per_hour * 100 >= connected * 3600 or (total and median_age <= LONG_LIVED_S):
-        yield ctx.warned(node, f"{per_hour} new connections per hour, application connections' median age "
+        yield ctx.warned(node, f"{plural(per_hour, 'new connection')} per hour, application connections' median age "
                          f"{median_age} s", observed=observed, expected=expected)
     else:
-        yield ctx.passed(node, f"{per_hour} new connections per hour; median age {median_age} s",
+        yield ctx.passed(node, f"{plural(per_hour, 'new connection')} per hour; median age {median_age} s",
                          observed=observed, expected=expected)
 
 
@@ -211,13 +212,13 @@ def pool_utilisation(ctx: CheckContext) -> Iterator[Finding]:
                                 "unnamed": unnamed}
         expected = f"< {client.max_pool_utilisation_pct}% of {capacity}"
         if used >= client.max_pool_utilisation_pct * 100:
-            yield ctx.failed(node, f"{count} connections named {client.client_name!r} of {capacity} "
+            yield ctx.failed(node, f"{plural(count, 'connection')} named {client.client_name!r} of {capacity} "
                              f"({used // 100}%)", observed=observed, expected=expected)
         elif count == 0:
             yield ctx.warned(node, f"no connection named {client.client_name!r}: is the application using it?",
                              observed=observed, expected=expected)
         else:
-            yield ctx.passed(node, f"{count} of {capacity} pooled connections open ({used // 100}%)",
+            yield ctx.passed(node, f"{count} of {plural(capacity, 'pooled connection')} open ({used // 100}%)",
                              observed=observed, expected=expected)
 
 
@@ -241,7 +242,7 @@ def server_capacity(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     rejected = node.info_int("stats", "rejected_connections")
     maxclients = as_int(node.setting("maxclients"))
     if rejected:
-        yield ctx.failed(node, f"the server has rejected {rejected} connections (maxclients {maxclients})",
+        yield ctx.failed(node, f"the server has rejected {plural(rejected, 'connection')} (maxclients {maxclients})",
                          observed={"rejected": rejected, "maxclients": maxclients}, expected=0)
         return
     if client.pods is None or client.pool_size is None:
@@ -252,13 +253,15 @@ def server_capacity(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     observed: JsonObject = {"projectedPeak": peak, "maxclients": maxclients, "utilisationBp": used}
     expected = f"< {client.max_pool_utilisation_pct}% of maxclients"
     if peak >= maxclients:
-        yield ctx.failed(node, f"projected peak {peak} connections ≥ maxclients {maxclients}", observed=observed,
-                         expected=expected)
+        yield ctx.failed(node, f"projected peak {plural(peak, 'connection')} ≥ maxclients {maxclients}",
+                         observed=observed, expected=expected)
     elif used >= client.max_pool_utilisation_pct * 100:
-        yield ctx.warned(node, f"projected peak {peak} connections is {used // 100}% of maxclients {maxclients}",
+        yield ctx.warned(node, f"projected peak {plural(peak, 'connection')} is {used // 100}% of "
+                               f"maxclients {maxclients}",
                          observed=observed, expected=expected)
     else:
-        yield ctx.passed(node, f"projected peak {peak} connections is {used // 100}% of maxclients {maxclients}",
+        yield ctx.passed(node, f"projected peak {plural(peak, 'connection')} is {used // 100}% of "
+                               f"maxclients {maxclients}",
                          observed=observed, expected=expected)
 
 

@@ -97,8 +97,8 @@ def cluster_shape(ctx: CheckContext) -> Iterator[Finding]:
     primaries = topology.primaries()
     wanted = ctx.profile.cluster.min_primaries
     if len(primaries) < wanted:
-        yield ctx.failed(ctx.deployment, f"{len(primaries)} primaries; at least {wanted} are needed",
-                         observed=len(primaries), expected=f">= {wanted}")
+        yield ctx.failed(ctx.deployment, f"{plural(len(primaries), 'primary', 'primaries')}; at least {wanted} "
+                         "are needed", observed=len(primaries), expected=f">= {wanted}")
     health = _health_view(ctx)
     unreached = {str(u.address) for u in topology.unreachable}
     for primary in sorted(primaries, key=lambda n: n.address):
@@ -185,7 +185,7 @@ def same_view(ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.warned(ctx.deployment, "same view, but the nodes report different current epochs",
                          observed=observed)
     else:
-        yield ctx.passed(ctx.deployment, f"{len(views)} nodes share one clean view", observed=observed)
+        yield ctx.passed(ctx.deployment, f"{plural(len(views), 'node')} share one clean view", observed=observed)
 
 
 def _shard_load(node: NodeSnapshot) -> dict[str, int]:
@@ -349,16 +349,17 @@ def single_slot_keys(ctx: CheckContext) -> Iterator[Finding]:
                             "movedBp": f"<= {ctx.profile.cluster.max_moved_bp}"}
     total_cross = sum(crossslot.values())
     if total_cross:
-        yield ctx.failed(ctx.deployment, f"{total_cross} CROSSSLOT error(s) since start", observed=observed,
+        yield ctx.failed(ctx.deployment, f"{plural(total_cross, 'CROSSSLOT error')} since start", observed=observed,
                          expected=expected)
     elif split:
-        yield ctx.failed(ctx.deployment, f"{len(split)} limiter identities span several slots, e.g. "
-                         f"{next(iter(split))}", observed=observed, expected=expected)
+        yield ctx.failed(ctx.deployment, f"{plural(len(split), 'limiter identity', 'limiter identities')} span several "
+                         f"slots, e.g. {next(iter(split))}", observed=observed, expected=expected)
     elif moved_bp > ctx.profile.cluster.max_moved_bp:
         yield ctx.warned(ctx.deployment, f"MOVED replies are {moved_bp / 100:.2f}% of commands", observed=observed,
                          expected=expected)
     else:
-        note = f"; {len(slots)} limiter keys sampled" if prefixes else "; no application.key_prefixes to sample"
+        note = (f"; {plural(len(slots), 'limiter key')} sampled" if prefixes
+                else "; no application.key_prefixes to sample")
         yield ctx.passed(ctx.deployment, f"no CROSSSLOT error{note}", observed=observed, expected=expected)
 
 

@@ -183,10 +183,11 @@ def min_replicas_deliberate(ctx: CheckContext, node: NodeSnapshot) -> Iterator[F
     expected: JsonObject = {"minReplicasToWrite": f"1..{connected}",
                             "minReplicasMaxLag": f"<= {ctx.profile.ha.lag_fail_s}"}
     if wanted > connected:
-        yield ctx.failed(node, f"min-replicas-to-write {wanted} exceeds the {connected} connected replicas: writes "
+        yield ctx.failed(node, f"min-replicas-to-write {wanted} exceeds the "
+                               f"{plural(connected, 'connected replica')}: writes "
                          "fail with NOREPLICAS", observed=observed, expected=expected)
     elif wanted >= 1 and max_lag <= ctx.profile.ha.lag_fail_s:
-        yield ctx.passed(node, f"writes need {wanted} replica(s) within {max_lag} s", observed=observed,
+        yield ctx.passed(node, f"writes need {plural(wanted, 'replica')} within {max_lag} s", observed=observed,
                          expected=expected)
     elif wanted >= 1:
         yield ctx.warned(node, f"min-replicas-max-lag {max_lag} s bounds little", observed=observed,
@@ -224,7 +225,7 @@ def backlog_sized(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     observed: JsonObject = {**rate, "backlogSeconds": held}
     expected: JsonObject = {"backlogSeconds": f">= {minimum}", "newFullSyncs": 0}
     if full_syncs > 0:
-        yield ctx.failed(node, f"{full_syncs} full resynchronisation(s) during the audit", observed=observed,
+        yield ctx.failed(node, f"{plural(full_syncs, 'full resynchronisation')} during the audit", observed=observed,
                          expected=expected)
     elif held is not None and held < minimum:
         yield ctx.warned(node, f"the {backlog}-byte backlog holds {held} s of writes at {per_second} B/s",
@@ -267,7 +268,12 @@ def persistence_or_no_restart(ctx: CheckContext, node: NodeSnapshot) -> Iterator
     elif not replicas:
         yield ctx.passed(node, "no persistence, but no replica to wipe", observed=observed)
     elif restarts:
-        yield ctx.failed(node, "no persistence, automatic restarts, and replicas that would sync the empty "
-                         "dataset", observed=observed, expected="appendonly yes or save, or no automatic restart")
+        why = (f"restarted by {supervised} (INFO process_supervised)" if supervised in _SUPERVISORS else
+               "automatic restarts assumed by the profile (ha.assume_auto_restart; INFO process_supervised says "
+               f"{supervised})")
+        yield ctx.failed(node, f"no persistence, {why}, and {plural(replicas, 'replica')} that would sync the "
+                         "empty dataset", observed=observed,
+                         expected="appendonly yes or save, or no automatic restart")
     else:
-        yield ctx.passed(node, "no persistence, but no automatic restart", observed=observed)
+        yield ctx.passed(node, "no persistence, but no automatic restart (INFO process_supervised "
+                         f"{supervised}; ha.assume_auto_restart false)", observed=observed)

@@ -11,6 +11,7 @@ from redis_audit.model import DEPLOYMENT, Finding, Severity, Status
 from redis_audit.probes.histogram import Histogram, merged, order_statistic_ranks
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import Role
+from redis_audit.wording import plural
 
 from ._facts import as_int
 from ._latency import (
@@ -38,7 +39,8 @@ def judge_p95(ctx: CheckContext, resource: str, histogram: Histogram, timeouts: 
     expected = f"P95 < {limit_us} µs"
     if histogram.total == 0:
         if timeouts or errors:
-            return ctx.failed(resource, f"no request succeeded ({timeouts} timeouts, {errors} errors) {source}",
+            return ctx.failed(resource, f"no request succeeded ({timeouts} timeouts, "
+                                        f"{plural(errors, 'error')}) {source}",
                               observed={"timeouts": timeouts, "errors": errors}, expected=expected)
         return ctx.skipped(resource, f"no latency samples {source}")
     p95, p99 = histogram.quantile(0.95), histogram.quantile(0.99)

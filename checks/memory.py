@@ -10,6 +10,7 @@ from redis_audit.jsonvalue import basis_points
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import Role
+from redis_audit.wording import plural
 
 from ._census import census, census_or_none, info_float, limiter_groups, num, sampled_note
 from ._facts import as_int
@@ -62,7 +63,8 @@ def eviction_policy(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     if immortal:
         examples = [e for g in immortal for e in g.get("noTtlExamples", [])][:5]
         count = sum(num(g.get("noTtl")) for g in immortal)
-        yield ctx.failed(node, f"maxmemory-policy is {policy} but {count} limiter keys have no TTL: it can never "
+        yield ctx.failed(node, f"maxmemory-policy is {policy} but {plural(count, 'limiter key')} have no "
+                               "TTL: it can never "
                          f"evict them and behaves like noeviction for them{sampled_note(data or {})}",
                          observed={"policy": policy, "limiterKeysWithoutTtl": count, "examples": examples},
                          expected="allkeys-lru, or TTLs on every limiter key")
@@ -160,10 +162,12 @@ def no_evictions(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     exceeded = node.info_int("stats", "current_eviction_exceeded_time")
     observed = {"evictedKeys": evicted, "currentEvictionExceededTimeMs": exceeded}
     if exceeded > 0:
-        yield ctx.failed(node, f"the server is over maxmemory and evicting now ({evicted} keys evicted since start)",
+        yield ctx.failed(node, f"the server is over maxmemory and evicting now ({plural(evicted, 'key')} "
+                               "evicted since start)",
                          observed=observed, expected=0)
     elif evicted > 0:
-        yield ctx.warned(node, f"{evicted} keys were evicted since the server started", observed=observed, expected=0)
+        yield ctx.warned(node, f"{plural(evicted, 'key')} were evicted since the server "
+                               "started", observed=observed, expected=0)
     else:
         yield ctx.passed(node, "no key was evicted since the server started", observed=observed, expected=0)
 
@@ -289,7 +293,8 @@ def big_keys(ctx: CheckContext) -> Iterator[Finding]:
         if limit is not None and isinstance(size, int) and size > limit:
             over.append({"key": key.get("key"), "type": key.get("type"), "size": size, "limit": limit})
     if over:
-        yield ctx.warned(ctx.deployment, f"{len(over)} keys exceed the big-key thresholds{sampled_note(data)}",
+        yield ctx.warned(ctx.deployment, f"{plural(len(over), 'key')} exceed the big-key "
+                                         f"thresholds{sampled_note(data)}",
                          observed=over[:10], expected=BIG_KEY_LIMITS)
     else:
         yield ctx.passed(ctx.deployment, f"no key over the big-key thresholds{sampled_note(data)}",

@@ -47,11 +47,11 @@ def enough_sentinels(ctx: CheckContext) -> Iterator[Finding]:
     count = _sentinel_count(ctx)
     wanted = ctx.profile.sentinel.min_sentinels
     if count < wanted:
-        yield ctx.failed(ctx.deployment, f"{count} Sentinel(s); at least {wanted} are needed", observed=count,
+        yield ctx.failed(ctx.deployment, f"{plural(count, 'Sentinel')}; at least {wanted} are needed", observed=count,
                          expected=f">= {wanted}")
         return
     addresses = [s.address for s in ctx.snapshot.topology.sentinels]
-    yield spread_finding(ctx, ctx.deployment, f"{count} Sentinels", domain_spread(ctx.snapshot, ctx.profile,
+    yield spread_finding(ctx, ctx.deployment, plural(count, "Sentinel"), domain_spread(ctx.snapshot, ctx.profile,
                                                                                  addresses), minimum=wanted)
 
 
@@ -80,10 +80,10 @@ def quorum_sane(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     if not ckquorum.get("ok"):
         yield ctx.failed(node, f"CKQUORUM failed: {ckquorum.get('message')}", observed=observed, expected=expected)
     elif quorum > count:
-        yield ctx.failed(node, f"quorum {quorum} exceeds the {count} Sentinels: failover can never be agreed",
+        yield ctx.failed(node, f"quorum {quorum} exceeds the {plural(count, 'Sentinel')}: failover can never be agreed",
                          observed=observed, expected=expected)
     elif quorum < majority:
-        yield ctx.warned(node, f"quorum {quorum} is below the majority of {count} Sentinels ({majority})",
+        yield ctx.warned(node, f"quorum {quorum} is below the majority of {plural(count, 'Sentinel')} ({majority})",
                          observed=observed, expected=expected)
     else:
         yield ctx.passed(node, f"CKQUORUM OK, quorum {quorum} of {count}", observed=observed, expected=expected)
@@ -117,7 +117,8 @@ def sentinels_agree(ctx: CheckContext) -> Iterator[Finding]:
         return
     observed: JsonObject = {"answers": dict(answers)}
     if len(named) > 1:
-        yield ctx.failed(ctx.deployment, f"the Sentinels name {len(named)} different primaries: {', '.join(named)}",
+        several = plural(len(named), "different primary", "different primaries")
+        yield ctx.failed(ctx.deployment, f"the Sentinels name {several}: {', '.join(named)}",
                          observed=observed, expected="one address")
         return
     primary = ctx.snapshot.node(Address.parse(named[0]))
@@ -235,7 +236,7 @@ def timing_consistent(ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.warned(ctx.deployment, f"{', '.join(problems)} outside the profile's range", observed=observed,
                          expected=expected)
     else:
-        yield ctx.passed(ctx.deployment, f"identical on {len(views)} Sentinels: down-after {down_after} ms, "
+        yield ctx.passed(ctx.deployment, f"identical on {plural(len(views), 'Sentinel')}: down-after {down_after} ms, "
                          f"parallel-syncs {syncs}", observed=observed, expected=expected)
 
 
@@ -264,4 +265,5 @@ def announced_reachable(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Findi
         yield ctx.failed(node, f"unreachable: {', '.join(unreachable)}", observed=observed,
                          expected="every announced address answers")
     else:
-        yield ctx.passed(node, f"all {len(results)} announced addresses answer", observed=observed)
+        yield ctx.passed(node, f"all {plural(len(results), 'announced address', 'announced addresses')} "
+                         "answer", observed=observed)

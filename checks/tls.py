@@ -10,6 +10,7 @@ from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
+from redis_audit.wording import plural
 
 from ._facts import as_int, optional, unless_required
 from .pack import PACK
@@ -109,13 +110,14 @@ def certificate_verifies(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Find
     elif not verification.get("ok"):
         yield ctx.failed(node, f"certificate does not verify: {verification.get('error')}", observed=observed)
     elif days_left is not None and days_left < fail_days:
-        yield ctx.failed(node, f"certificate expires in {days_left} days", observed=observed,
-                         expected=f">= {fail_days} days")
+        yield ctx.failed(node, f"certificate expires in {plural(days_left, 'day')}", observed=observed,
+                         expected=f">= {plural(fail_days, 'day')}")
     elif days_left is not None and days_left < warn_days:
-        yield ctx.warned(node, f"certificate expires in {days_left} days", observed=observed,
-                         expected=f">= {warn_days} days")
+        yield ctx.warned(node, f"certificate expires in {plural(days_left, 'day')}", observed=observed,
+                         expected=f">= {plural(warn_days, 'day')}")
     else:
-        yield ctx.passed(node, f"certificate verifies; {days_left} days to expiry", observed=observed)
+        left = plural(days_left, "day") if days_left is not None else "unknown time"
+        yield ctx.passed(node, f"certificate verifies; {left} to expiry", observed=observed)
 
 
 @PACK.check(

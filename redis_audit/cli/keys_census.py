@@ -44,6 +44,11 @@ class Progress:
             sys.stderr.write("\r" + " " * 78 + "\r")
 
 
+def _estimate(group: dict[str, Any], ci: dict[str, Any], name: str, sampled: bool) -> str:
+    """A count, with its 95% interval (the JSON's ci95) when it was estimated from a sample."""
+    return f"{group[name]:,}" + (f" ±{ci.get(name, 0):,}" if sampled else "")
+
+
 def render_table(result: dict[str, Any]) -> str:
     from tabulate import tabulate  # only for the table output: its import costs ~60 ms of every run
 
@@ -60,12 +65,12 @@ def render_table(result: dict[str, Any]) -> str:
         hist: dict[str, Any] = g.get("ttlHistogram") or {}
         rows.append([
             g["pattern"],
-            f"{g['keys']:,}" + (f" ±{ci.get('keys', 0):,}" if sampled else ""),
+            _estimate(g, ci, "keys", sampled),
             ",".join(f"{k}:{v}" for k, v in (g.get("types") or {}).items()),
-            f"{g['correctedBytes']:,}" + (f" ±{ci.get('correctedBytes', 0):,}" if sampled else ""),
+            _estimate(g, ci, "correctedBytes", sampled),
             g.get("correctedBytesPerKey"),
             g.get("bytesPerKey"),
-            f"{g['noTtl']:,}",
+            _estimate(g, ci, "noTtl", sampled),
             " ".join(f"{k}:{v}" for k, v in hist.items() if v),
         ])
     table = tabulate(rows, headers=["group", "keys", "types", "bytes (corrected)", "B/key", "B/key (MEMORY USAGE)",
