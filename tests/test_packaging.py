@@ -24,7 +24,7 @@ def test_non_editable_install_registers_the_builtin_pack(tmp_path):
          "--format", "json"],
         env=env, cwd=tmp_path, capture_output=True, text=True, check=True,
     )
-    checks = {c["id"]: c["source"] for c in json.loads(listed.stdout)}
+    checks = {c["id"]: c["source"] for c in json.loads(listed.stdout)["checks"]}
     assert checks["MEM-004"] == "builtin" and checks["AUTH-001"] == "builtin"
     module = subprocess.run([sys.executable, "-c", "import redis_audit_checks; print(redis_audit_checks.__file__)"],
                             env=env, cwd=tmp_path, capture_output=True, text=True, check=True)

@@ -48,6 +48,6 @@ def cli(plugin: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_installed_plugin_pack_is_listed_with_its_source(plugin_path):
-    listed = json.loads(cli(plugin_path, "checks", "list", "--format", "json").stdout)
+    listed = json.loads(cli(plugin_path, "checks", "list", "--format", "json").stdout)["checks"]
     sources = {c["id"]: c["source"] for c in listed}
     assert sources["X-ACME-001"] == "acme" and sources["AUTH-001"] == "builtin"

@@ -9,6 +9,8 @@ from tabulate import tabulate
 
 from redis_audit.registry import all_checks, discover_packs
 
+CHECKS_SCHEMA = "redis-audit/checks/v1"  # schemas/checks.schema.json
+
 
 @click.group()
 def checks() -> None:
@@ -22,7 +24,8 @@ def list_checks(output_format: str) -> None:
     """List every check: id, title, severity, category and the pack that provides it."""
     registered = all_checks(discover_packs())
     if output_format == "json":
-        click.echo(json.dumps([{**c.meta.to_json(), "source": c.source} for c in registered], indent=2))
+        checks_json = [{**c.meta.to_json(), "source": c.source} for c in registered]
+        click.echo(json.dumps({"schema": CHECKS_SCHEMA, "checks": checks_json}, indent=2))
         return
     rows = [[c.id, c.meta.severity, c.meta.category, c.meta.title, c.source] for c in registered]
     headers = ["ID", "Severity", "Category", "Title", "Source"]

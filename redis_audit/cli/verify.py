@@ -6,6 +6,7 @@ could not conclude: a gate must not promote, a scheduler may retry) and 5 for an
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 from pathlib import Path
@@ -25,9 +26,13 @@ from redis_audit.cli.signed import (
     verify_file,
     verify_options,
 )
+from redis_audit.exitcodes import UsageError
 from redis_audit.output import renderers
 from redis_audit.output.sanitize import visible, visible_json
 from redis_audit.output.view import View
+from redis_audit.signing.dsse import INTOTO_PAYLOAD_TYPE, sign_envelope
+from redis_audit.signing.signers import Signer, signer_from_spec
+from redis_audit.signing.vsa import build_vsa
 from redis_audit.verdict import Decision, exit_code
 
 
@@ -61,11 +66,33 @@ def decision_exit(report: View) -> int:
 @click.command()
 @click.argument("report", type=click.Path(path_type=Path))
 @verify_options
-def verify(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: str | None, at: str | None) -> int:
+@click.option("--emit-vsa", "emit_vsa", type=click.Path(path_type=Path), metavar="FILE",
+              help="Also write a SLSA Verification Summary (in-toto Statement): PASSED for a READY report.")
+@click.option("--vsa-sign-with", "vsa_sign_with", multiple=True, metavar="KEY",
+              help="Sign the VSA (the verifier's key file or kms:ARN): FILE is then a DSSE envelope.")
+def verify(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: str | None, at: str | None,
+           emit_vsa: Path | None, vsa_sign_with: tuple[str, ...]) -> int:
     """Verify a signed report (DSSE envelope) against trusted public keys, and recompute its verdict."""
+    if vsa_sign_with and emit_vsa is None:
+        raise UsageError("--vsa-sign-with needs --emit-vsa FILE")
+    signers = [signer_from_spec(spec) for spec in vsa_sign_with]  # before verifying: a bad key is a usage error
     verified = verify_file(report, load_keys(keys), threshold, expect_target, parse_at(at))
     click.echo("\n".join(summary(verified)))
+    if emit_vsa is not None:
+        write_vsa(verified, report, emit_vsa, signers)
     return decision_exit(View(verified.report))
+
+
+def write_vsa(verified: Verified, report: Path, path: Path, signers: list[Signer]) -> None:
+    statement = build_vsa(verified.statement, report.name, dt.datetime.now(dt.UTC))
+    data = sign_envelope(statement.to_bytes(), INTOTO_PAYLOAD_TYPE, signers).to_bytes() if signers \
+        else statement.to_bytes()
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"--emit-vsa: cannot write {path}: {exc.strerror}") from None
+    result = statement.predicate["verificationResult"]
+    click.echo(f"VSA ({result}, {'signed' if signers else 'unsigned'}) written to {path}", err=True)
 
 
 @click.command("render")

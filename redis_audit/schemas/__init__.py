@@ -26,6 +26,21 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+def schema_names() -> list[str]:
+    """Every published schema, by name."""
+    return sorted(f.name.removesuffix(".schema.json") for f in resources.files("redis_audit.schemas").iterdir()
+                  if f.name.endswith(".schema.json"))
+
+
+@cache
+def _registry() -> Any:
+    """The schemas by $id, so that one can $ref another (the report's topology is the snapshot's)."""
+    from referencing import Registry, Resource
+
+    return Registry().with_resources((load_schema(n)["$id"], Resource.from_contents(load_schema(n)))
+                                     for n in schema_names())
+
+
 def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether arrays/objects nest deeper than `limit`: checked on the text, before a parser recurses."""
     depth = 0
@@ -59,7 +74,7 @@ def validate(name: str, document: Any) -> None:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import best_match
 
-    validator = Draft202012Validator(load_schema(name))
+    validator = Draft202012Validator(load_schema(name), registry=_registry())
     error = best_match(validator.iter_errors(document))
     if error is None:
         return

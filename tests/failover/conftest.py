@@ -12,14 +12,18 @@ from typing import Any
 from redis_audit.failover import ProbeOptions, run_probe
 from redis_audit.guard import CANARY_KEY_PREFIX
 from redis_audit.sandbox import Sandbox, sandbox_target
+from redis_audit.schemas import validate
 from redis_audit.target import Target
 
 FAST = {"warmup_s": 0.5, "settle_s": 0.3, "budget_s": 90}
 
 
 def probe(sb: Sandbox, **options: Any) -> dict[str, Any]:
-    """The probe as the sandbox's admin user (the auditor user cannot pause or fail over)."""
-    return run_probe(sandbox_target(sb, user="admin"), ProbeOptions(**{**FAST, **options}))
+    """The probe as the sandbox's admin user (the auditor user cannot pause or fail over); every result
+    matches the published schema (schemas/failover-result.schema.json)."""
+    result = run_probe(sandbox_target(sb, user="admin"), ProbeOptions(**{**FAST, **options}))
+    validate("failover-result", result)
+    return result
 
 
 def probe_events(result: dict[str, Any]) -> list[str]:

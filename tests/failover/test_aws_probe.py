@@ -28,6 +28,7 @@ from redis_audit.failover.aws import run_aws_probe
 from redis_audit.guard import CANARY_KEY_PREFIX
 from redis_audit.profile import load_profile
 from redis_audit.sandbox import SandboxSpec, sandbox_target
+from redis_audit.schemas import validate
 from redis_audit.target import Target, parse_url
 from tests.aws.conftest import UNROUTABLE, fake_aws  # noqa: F401  (autouse: no test here can reach AWS)
 from tests.conftest import SandboxPool
@@ -37,6 +38,19 @@ from .conftest import assert_no_canary_key, verdicts
 T0 = dt.datetime(2026, 5, 4, 10, 0, 0, tzinfo=dt.UTC)
 GROUP, SHARD, OLD, NEW = "orders", "0001", "orders-0001-001", "orders-0001-002"
 TARGET = Target(kind="redis", seeds=parse_url("redis://127.0.0.1:9").seeds)
+
+
+@pytest.fixture(autouse=True)
+def every_result_matches_the_published_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """schemas/failover-result.schema.json holds for every result these tests produce."""
+    original = run_aws_probe
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        validate("failover-result", result)
+        return result
+
+    monkeypatch.setitem(globals(), "run_aws_probe", checked)
 
 
 def _at(seconds: int) -> dt.datetime:

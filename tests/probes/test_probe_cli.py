@@ -3,6 +3,7 @@
 import json
 
 from redis_audit.cli.main import main
+from redis_audit.schemas import validate
 
 
 def test_emit_and_probe_results_round_trip_with_two_pods(server, tmp_path, monkeypatch, capsys):
@@ -18,6 +19,7 @@ def test_emit_and_probe_results_round_trip_with_two_pods(server, tmp_path, monke
                      "--emit", str(out), "--format", "json"]) == 0
         data = json.loads(out.read_text())
         assert data["schema"] == "redis-audit/latency-result/v1"
+        validate("latency-result", data)  # the published schema (schemas/latency-result.schema.json)
         assert data["origin"] == {"host": pod, "pod": pod, "namespace": None, "node": None, "az": zone}
         files.append(out)
     capsys.readouterr()
@@ -28,6 +30,7 @@ def test_emit_and_probe_results_round_trip_with_two_pods(server, tmp_path, monke
                  "--profile", str(profile),
                  *[arg for f in files for arg in ("--probe-results", str(f))]])
     assert code in (0, 1, 3)
+    validate("report", json.loads(report.read_text()))
     findings = [f for f in json.loads(report.read_text())["findings"] if f["checkId"] == "LAT-001"]
     assert {f["resource"] for f in findings} == {"pod:app-7d9-a (eu-west-1a)", "pod:app-7d9-b (eu-west-1b)",
                                                  "deployment"}
