@@ -28,7 +28,8 @@ WRITE_CALL = re.compile(r"\.write_text\(|\.write_bytes\(|\bos\.open\(|\bos\.repl
 
 # Every file option that names a file the command writes (command path, option).
 OUTPUTS = {("run", "--output"), ("run", "--save-snapshot"), ("render", "--output"), ("keys generate", "--out"),
-           ("probe latency", "--emit"), ("probe failover", "--output"), ("demo", "--output")}
+           ("probe latency", "--emit"), ("probe failover", "--output"), ("demo", "--output"),
+           ("verify", "--emit-vsa")}
 # File options the commands only read.
 INPUTS = {"--profile", "--from-snapshot", "--probe-results", "--waivers", "--key", "--password-file",
           "--sentinel-password-file", "--tls-ca", "--tls-cert", "--tls-key", "--sarif-location",
@@ -112,6 +113,10 @@ WRITERS: list[tuple[tuple[str, str], Argv, str]] = [
     (("probe failover", "--output"), lambda w, d: ["probe", "failover", CLOSED, "--allow-failover", "--profile",
                                                    str(w["profile"]), "--output", str(d)], "profile"),
     (("demo", "--output"), lambda w, d: ["demo", "--profile", str(w["profile"]), "--output", str(d)], "profile"),
+    (("verify", "--emit-vsa"), lambda w, d: ["verify", str(w["envelope"]), "--key", str(w["public"]), "--emit-vsa",
+                                             str(d)], "envelope"),
+    (("verify", "--emit-vsa"), lambda w, d: ["verify", str(w["envelope"]), "--key", str(w["public"]), "--emit-vsa",
+                                             str(d), "--vsa-sign-with", str(w["private"])], "private"),
 ]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from redis_audit import files
 from redis_audit.aws.resource import AwsSettings
 from redis_audit.cli import asff_options as asff
 from redis_audit.cli.run import write_text
@@ -76,6 +77,8 @@ def verify(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: 
     if vsa_sign_with and emit_vsa is None:
         raise UsageError("--vsa-sign-with needs --emit-vsa FILE")
     signers = [signer_from_spec(spec) for spec in vsa_sign_with]  # before verifying: a bad key is a usage error
+    if emit_vsa is not None:
+        files.check_destination(emit_vsa, "--emit-vsa")  # never through a symlink, never onto an input
     verified = verify_file(report, load_keys(keys), threshold, expect_target, parse_at(at))
     click.echo("\n".join(summary(verified)))
     if emit_vsa is not None:
@@ -87,10 +90,7 @@ def write_vsa(verified: Verified, report: Path, path: Path, signers: list[Signer
     statement = build_vsa(verified.statement, report.name, dt.datetime.now(dt.UTC))
     data = sign_envelope(statement.to_bytes(), INTOTO_PAYLOAD_TYPE, signers).to_bytes() if signers \
         else statement.to_bytes()
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise UsageError(f"--emit-vsa: cannot write {path}: {exc.strerror}") from None
+    files.write_file(path, data, what="--emit-vsa")
     result = statement.predicate["verificationResult"]
     click.echo(f"VSA ({result}, {'signed' if signers else 'unsigned'}) written to {path}", err=True)
 
