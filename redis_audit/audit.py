@@ -15,6 +15,7 @@ from redis_audit.collect.base import CollectContext, Deadline, DeploymentCollect
 from redis_audit.collect.runner import collect_all
 from redis_audit.discovery import DiscoveryFailed, discover
 from redis_audit.judge import judge
+from redis_audit.node_trust import with_allowed_hosts
 from redis_audit.profile import Profile
 from redis_audit.registry import LoadedPack, all_checks, discover_packs
 from redis_audit.report import Report
@@ -39,6 +40,7 @@ def collect_snapshot(target: Target, options: AuditOptions) -> Snapshot:
     """Discover the deployment and collect every fact, within the deadline. Never raises for the network."""
     started = now()
     deadline = Deadline.after(options.deadline_s)
+    target = with_allowed_hosts(target, options.profile.target.allowed_hosts)  # where credentials may go
     try:
         if not target.seeds:  # e.g. the control plane named no endpoint: only deployment facts are collected
             raise DiscoveryFailed("no data-plane endpoint to connect to")

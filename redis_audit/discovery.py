@@ -16,6 +16,7 @@ from redis_audit.client import Timeouts, open_client
 from redis_audit.collect.base import Deadline, answers_without_password, classify_error
 from redis_audit.collect.parse import pairs_to_dict, parse_cluster_nodes, parse_info, parse_info_fields
 from redis_audit.exitcodes import UsageError
+from redis_audit.node_trust import NodeTrust
 from redis_audit.target import Credentials, Target
 from redis_audit.topology import Address, DeploymentKind, Node, Role, Topology, Unreachable
 
@@ -43,6 +44,14 @@ class Discoverer:
         self.target = target
         self.timeouts = timeouts
         self.deadline = deadline
+        self.trust = NodeTrust.for_target(target)
+
+    def _admit(self, found: _Found, address: Address, role: Role | None, advertised_by: str) -> bool:
+        """Whether a node the servers named may receive the credentials; if not, it is reported, not contacted."""
+        if address in self.target.seeds or self.trust.allows(address):
+            return True
+        found.fail(address, role, self.trust.refusal(address, advertised_by))
+        return False
 
     def _call(self, address: Address, credentials: Credentials, *args: Any) -> Any:
         timeouts = self.deadline.timeouts(self.timeouts)
@@ -83,13 +92,15 @@ class Discoverer:
     # -- replication -------------------------------------------------------------------------
     def _from_replication(self, seed: Address) -> Topology:
         found = _Found()
-        queue: deque[Address] = deque([seed])
+        queue: deque[tuple[Address, Role | None, str]] = deque([(seed, None, "the target")])
         seen: set[Address] = set()
         while queue:
-            address = queue.popleft()
+            address, role, advertised_by = queue.popleft()
             if address in seen:
                 continue
             seen.add(address)
+            if not self._admit(found, address, role, advertised_by):
+                continue
             try:
                 info = parse_info(str(self.data(address, "INFO", "replication"))).get("replication", {})
                 run_id = parse_info(str(self.data(address, "INFO", "server"))).get("server", {}).get("run_id")
@@ -99,10 +110,11 @@ class Discoverer:
             if info.get("role") == "slave":
                 primary = Address(info.get("master_host", ""), int(info.get("master_port", "0") or 0))
                 found.add(Node(address, Role.REPLICA, run_id=run_id, primary=primary, shard=str(primary)))
-                queue.append(primary)
+                queue.append((primary, Role.PRIMARY, f"{address} (INFO replication master_host)"))
             else:
                 found.add(Node(address, Role.PRIMARY, run_id=run_id, shard=str(address)))
-            queue.extend(_replica_addresses(info))
+            queue.extend((replica, Role.REPLICA, f"{address} (INFO replication {field})")
+                         for field, replica in _replica_addresses(info))
         if not found.nodes:
             raise DiscoveryFailed("; ".join(f"{u.address}: {u.reason}" for u in found.unreachable.values()))
         kind = DeploymentKind.REPLICATED if len(found.nodes) > 1 else DeploymentKind.STANDALONE
@@ -124,13 +136,15 @@ class Discoverer:
 
     def _from_sentinels(self, seeds: list[Address], name: str) -> Topology:
         found = _Found()
-        queue = deque(seeds)
+        queue: deque[tuple[Address, str]] = deque((s, "the target") for s in seeds)
         seen: set[Address] = set()
         while queue:
-            address = queue.popleft()
+            address, advertised_by = queue.popleft()
             if address in seen:
                 continue
             seen.add(address)
+            if not self._admit(found, address, Role.SENTINEL, advertised_by):
+                continue
             try:
                 master = pairs_to_dict(self.sentinel(address, "SENTINEL", "MASTER", name))
                 replicas = [pairs_to_dict(r) for r in self.sentinel(address, "SENTINEL", "REPLICAS", name)]
@@ -141,11 +155,15 @@ class Discoverer:
                 continue
             found.add(Node(address, Role.SENTINEL, run_id=my_id))
             primary = Address(str(master["ip"]), int(str(master["port"])))
-            found.add(Node(primary, Role.PRIMARY, run_id=_opt(master.get("runid")), shard=name))
+            if self._admit(found, primary, Role.PRIMARY, f"Sentinel {address} (SENTINEL MASTER {name})"):
+                found.add(Node(primary, Role.PRIMARY, run_id=_opt(master.get("runid")), shard=name))
             for replica in replicas:
-                found.add(Node(Address(str(replica["ip"]), int(str(replica["port"]))), Role.REPLICA,
-                               run_id=_opt(replica.get("runid")), primary=primary, shard=name))
-            queue.extend(Address(str(p["ip"]), int(str(p["port"]))) for p in peers)
+                replica_address = Address(str(replica["ip"]), int(str(replica["port"])))
+                if self._admit(found, replica_address, Role.REPLICA, f"Sentinel {address} (SENTINEL REPLICAS)"):
+                    found.add(Node(replica_address, Role.REPLICA, run_id=_opt(replica.get("runid")), primary=primary,
+                                   shard=name))
+            queue.extend((Address(str(p["ip"]), int(str(p["port"]))), f"Sentinel {address} (SENTINEL SENTINELS)")
+                         for p in peers)
         if not found.sentinels:
             raise DiscoveryFailed("; ".join(f"{u.address}: {u.reason}" for u in found.unreachable.values()))
         return _topology(DeploymentKind.SENTINEL, found, master_name=name)
@@ -175,8 +193,9 @@ class Discoverer:
             for node in nodes:
                 address = self._shard_address(node, seed)
                 role = Role.PRIMARY if node.get("role") == "master" else Role.REPLICA
-                found.add(Node(address, role, shard=shard_id, node_id=_opt(node.get("id")),
-                               primary=None if role is Role.PRIMARY else primary_address))
+                if self._admit(found, address, role, f"{seed} (CLUSTER SHARDS)"):
+                    found.add(Node(address, role, shard=shard_id, node_id=_opt(node.get("id")),
+                                   primary=None if role is Role.PRIMARY else primary_address))
 
     def _shard_address(self, node: dict[str, Any], seed: Address) -> Address:
         port_key = "tls-port" if self.target.tls.enabled and node.get("tls-port") else "port"
@@ -197,17 +216,19 @@ class Discoverer:
             if primary_node is not None:
                 p_host, _, p_port = str(primary_node["address"]).rpartition(":")
                 primary = Address(p_host or seed.host, int(p_port or 0))
-            found.add(Node(address, Role.PRIMARY if is_primary else Role.REPLICA, shard=shard,
-                           node_id=str(node["id"]), primary=primary))
+            role = Role.PRIMARY if is_primary else Role.REPLICA
+            if self._admit(found, address, role, f"{seed} (CLUSTER NODES)"):
+                found.add(Node(address, role, shard=shard, node_id=str(node["id"]), primary=primary))
 
 
-def _replica_addresses(replication: dict[str, str]) -> list[Address]:
+def _replica_addresses(replication: dict[str, str]) -> list[tuple[str, Address]]:
+    """(INFO field, address) of every replica a primary lists: ("slave0", 10.0.0.2:6379)."""
     out = []
     for key, value in replication.items():
         if key.startswith("slave") and key[5:].isdigit():
             fields = parse_info_fields(value)
             if "ip" in fields and "port" in fields:
-                out.append(Address(fields["ip"], int(fields["port"])))
+                out.append((key, Address(fields["ip"], int(fields["port"]))))
     return out
 
 

@@ -231,6 +231,14 @@ class ApplicationSection:
 
 
 @dataclass(frozen=True)
+class TargetSection:
+    """Where the audit may send its credentials besides the seeds' hosts (node_trust.py): host names,
+    addresses or CIDRs of nodes that discovery finds (replicas, Sentinels, cluster nodes)."""
+
+    allowed_hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SentinelSection:
     min_sentinels: int = 3
     down_after_min_ms: int = 2000  # SEN-005: below this a network blip triggers failovers
@@ -318,6 +326,7 @@ class Profile:
     tls: TlsSection = field(default_factory=TlsSection)
     application: ApplicationSection = field(default_factory=ApplicationSection)
     sentinel: SentinelSection = field(default_factory=SentinelSection)
+    target: TargetSection = field(default_factory=TargetSection)
     cluster: ClusterSection = field(default_factory=ClusterSection)
     keyspace: KeyspaceSection = field(default_factory=KeyspaceSection)
     limiters: tuple[LimiterSection, ...] = ()
@@ -496,6 +505,13 @@ def _validate(profile: Profile, source: str) -> None:
     for key, text in versions.items():
         if parse_version(text) is None:
             raise ProfileError(f"{source}: {key}: expected a version such as '7.2', got {text!r}")
+    from redis_audit.node_trust import parse_allowed
+
+    for entry in profile.target.allowed_hosts:
+        try:
+            parse_allowed(entry)
+        except ValueError as exc:
+            raise ProfileError(f"{source}: target.allowed_hosts: {exc}") from None
     if profile.tls.cert_fail_days > profile.tls.cert_warn_days:
         raise ProfileError(f"{source}: tls.cert_fail_days: must not exceed tls.cert_warn_days")
     if profile.ha.lag_warn_s > profile.ha.lag_fail_s:

@@ -64,6 +64,9 @@ class Target:
     name: str | None = None  # a deployment name for the report
     aws: AwsResource | None = None  # an AWS-managed deployment: its control plane is audited too
     aws_secrets: AwsSecretRefs | None = None  # Secrets Manager secrets whose metadata is audited
+    # Hosts besides the seeds the credentials may go to (profile [target] allowed_hosts, the AWS control
+    # plane's node endpoints): names, addresses or CIDRs. See node_trust.py.
+    allowed_hosts: tuple[str, ...] = ()
 
     def url(self) -> str:
         """The target URL without any credentials."""

@@ -109,6 +109,7 @@ def resolve_target(url: str | None, target_opts: dict[str, Any], aws: AwsOptions
         return build_target(url, target_opts)
     from redis_audit.aws.clients import AwsCallFailed
     from redis_audit.aws.endpoint import discover_endpoint
+    from redis_audit.node_trust import with_allowed_hosts
 
     api = _open_api(aws.settings)
     target: Target | None = build_target(url, target_opts) if url else None
@@ -116,7 +117,8 @@ def resolve_target(url: str | None, target_opts: dict[str, Any], aws: AwsOptions
         raise UsageError("missing TARGET (or --aws-replication-group ID, ...)")
     if target is None and aws.resource is not None:
         try:
-            target = build_target(discover_endpoint(api, aws.resource).url(), target_opts)
+            endpoint = discover_endpoint(api, aws.resource)
+            target = with_allowed_hosts(build_target(endpoint.url(), target_opts), endpoint.members)
         except AwsCallFailed as exc:
             click.echo(f"redis-audit: warning: no endpoint for {aws.resource.describe()}: {exc.error.describe()}; "
                        "the wire checks will be skipped", err=True)

@@ -18,6 +18,7 @@ from redis_audit.collect.base import Deadline
 from redis_audit.collect.keyspace import census_options
 from redis_audit.discovery import DiscoveryFailed, discover
 from redis_audit.exitcodes import InconclusiveError
+from redis_audit.node_trust import with_allowed_hosts
 from redis_audit.profile import load_profile
 
 
@@ -110,8 +111,8 @@ def census(target: str, profile: Path | None, mode: str | None, budget: int | No
     """Group TARGET's keys by pattern: counts, types, corrected bytes, TTL histogram, keys without TTL."""
     from redis_audit.keyspace import run_census
 
-    built = build_target(target, pop_target_options(kwargs))
     loaded = load_profile(profile)
+    built = with_allowed_hosts(build_target(target, pop_target_options(kwargs)), loaded.target.allowed_hosts)
     options = census_options(loaded, time_budget)
     options = dataclasses.replace(
         options,

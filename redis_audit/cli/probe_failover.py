@@ -24,6 +24,7 @@ from redis_audit.failover import AwsTarget, Mode, ProbeOptions, run_probe
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.judge import judge
 from redis_audit.model import Status
+from redis_audit.node_trust import with_allowed_hosts
 from redis_audit.output.sanitize import visible_json
 from redis_audit.profile import Profile, load_profile
 from redis_audit.registry import all_checks, discover_packs
@@ -159,7 +160,7 @@ def refuse_without_consent(opts: dict[str, Any], yes_flag: str = "--yes") -> Non
 def prepare(target: Target, opts: dict[str, Any], profile: Profile) -> tuple[Target, ProbeOptions]:
     """The probe's options and operator target, confirmed: nothing has touched the deployment yet."""
     options = probe_options(opts, profile)
-    operator = operator_target(target, opts)
+    operator = with_allowed_hosts(operator_target(target, opts), profile.target.allowed_hosts)
     confirm(operator, options, bool(opts.get("yes")), opts.get("failover_aws_confirm"))
     return operator, options
 
