@@ -28,7 +28,10 @@ from redis_audit.signing.keys import generate_keypair
 
 HERE = Path(__file__).resolve().parent
 REL = Path(HERE.name)  # paths as written into the renderings: relative to the repository root
-FORMATS = {"table": "txt", "markdown": "md", "html": "html", "junit": "xml", "sarif": "sarif", "json": "json"}
+FORMATS = {"table": "txt", "markdown": "md", "html": "html", "junit": "xml", "sarif": "sarif", "json": "json",
+           "prometheus": "prom", "policyreport": "policyreport.json", "asff": "asff.json"}
+# The sandboxes are self-hosted (no ARN): the ASFF sample names AWS's documentation example account.
+ASFF_ACCOUNT = ("--asff-account-id", "111111111111", "--asff-region", "us-east-1")
 SAMPLES = [
     ("ready", SandboxSpec(topology="sentinel", tls=True, preset="good"), "payments-cache-staging", False),
     ("not-ready", SandboxSpec(topology="sentinel", tls=False, preset="bad"), "payments-cache-default", False),
@@ -54,6 +57,18 @@ def first_warning(envelope: Path, public_key: Path) -> tuple[str, str]:
     return found["checkId"], found["resource"]
 
 
+def seed_limiter_keys(sb: Sandbox, count: int = 3000) -> None:
+    """Fixed-window counters as a limiter writes them (a TTL set once, spread over the 60 s window), so the
+    samples show RL-001's TTL histogram and RL-002's memory projection against the profile's [[limiters]]."""
+    primary = sb.info.nodes_with_role("primary")[0]
+    client = sb.admin_client(primary)
+    pipe = client.pipeline(transaction=False)
+    for i in range(count):
+        pipe.set(f"rl:api:user{i}", i % 7 + 1, ex=1 + (i * 37) % 60)
+    pipe.execute()
+    client.close()
+
+
 def main_() -> int:
     os.chdir(HERE.parent)
     with tempfile.TemporaryDirectory(prefix="redis-audit-samples-") as temp:
@@ -68,6 +83,7 @@ def main_() -> int:
             envelope = out_dir / "report.dsse.json"
             sb = Sandbox.up(spec, tmp / f"sandbox-{name}")
             try:
+                seed_limiter_keys(sb)
                 args = ["run", *audit_args(sb, tmp, deployment), "--run-mode", "pre-promotion",
                         "--profile", REL / "sandbox-profile.toml",
                         "--sign-with", pair.private_key, "--output", envelope, "--format", "markdown"]
@@ -86,7 +102,8 @@ def main_() -> int:
             print(f"{name}: run exit {code}", file=sys.stderr)
             for fmt, ext in FORMATS.items():
                 cli("render", envelope, "--key", public, "--format", fmt, "--output", out_dir / f"report.{ext}",
-                    "--sarif-location", REL / "sandbox-profile.toml")  # SARIF results point at the profile
+                    "--sarif-location", REL / "sandbox-profile.toml",  # SARIF results point at the profile
+                    *(ASFF_ACCOUNT if fmt == "asff" else ()))
     return 0
 
 

@@ -24,7 +24,8 @@ def test_there_are_three_samples_in_every_format() -> None:
     assert [p.parent.name for p in ENVELOPES] == ["not-ready", "ready", "waived"]
     for envelope in ENVELOPES:
         names = {p.name for p in envelope.parent.iterdir()}
-        assert {"report.txt", "report.md", "report.html", "report.xml", "report.sarif", "report.json"} <= names
+        assert {"report.txt", "report.md", "report.html", "report.xml", "report.sarif", "report.json", "report.prom",
+                "report.policyreport.json", "report.asff.json"} <= names
 
 
 def test_nothing_secret_is_committed() -> None:
