@@ -35,5 +35,6 @@ def every_node_reached(ctx: CheckContext) -> Iterator[Finding]:
                           role=str(node.role) if node.role else None)
     if not topology.unreachable:
         audited = len(ctx.snapshot.nodes)
-        yield ctx.passed(ctx.deployment, f"all {plural(audited, 'node')} were reached", observed=audited,
+        reached = "the only node was reached" if audited == 1 else f"all {plural(audited, 'node')} were reached"
+        yield ctx.passed(ctx.deployment, reached, observed=audited,
                          expected=audited)
