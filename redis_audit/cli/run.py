@@ -168,7 +168,8 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
     account = asff.render_account(report.to_json(), asff_opts, aws_opts.settings if aws_in_use else None) \
         if output_format == "asff" else None
     profile_file = profile if profile is not None and profile.is_file() else None
-    source = source_file([sarif_location, profile_file, waivers_file, output], target_name(report.snapshot))
+    envelope = output if signers else None  # an unsigned --output is the rendering itself
+    source = source_file([sarif_location, profile_file, waivers_file, envelope], target_name(report.snapshot))
     envelope_sha256 = None
     if signers:
         assert output is not None

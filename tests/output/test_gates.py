@@ -279,3 +279,20 @@ def test_render_points_sarif_at_the_deployments_line_of_the_given_file(tmp_path:
                                                             "region": {"startLine": 5}}
     # Without the option: the envelope rendered, relative to the checkout.
     assert location() == {"artifactLocation": {"uri": "reports/cache.dsse.json"}, "region": {"startLine": 1}}
+
+
+def test_an_unreachable_target_fails_every_gate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's case end to end: nothing answers, the run exits 3, and neither rendering reads green."""
+    args = ["run", "redis://127.0.0.1:1", "--deadline", "5", "--connect-timeout", "0.5"]
+    junit, sarif = tmp_path / "r.xml", tmp_path / "r.sarif"
+    assert main([*args, "--format", "junit", "--output", str(junit)]) == 3
+    assert main([*args, "--format", "sarif", "--output", str(sarif)]) == 3
+    capsys.readouterr()
+    _suite, result = xunitparser.parse(junit.open())
+    assert not result.wasSuccessful() and len(result.errors) >= 1
+    assert _sarif_check(sarif, "error") != 0 and _sarif_check(sarif, "warning") != 0
+    results = json.loads(sarif.read_text())["runs"][0]["results"]
+    assert ("VERDICT", "error") in {(r["ruleId"], r["level"]) for r in results}
+    # No profile, no waivers, no envelope: the conventional path of the deployment's profile, never the SARIF itself.
+    location = results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert location == "redis-audit/redis-127.0.0.1-1.toml"
