@@ -15,6 +15,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from redis_audit.guard import READ_ONLY, CommandPolicy, GuardedPacker, GuardedSend
+from redis_audit.node_trust import NodeTrust, scoped
 from redis_audit.target import Credentials, TlsOptions
 from redis_audit.topology import Address
 
@@ -60,9 +61,14 @@ def open_client(
     policy: CommandPolicy = READ_ONLY,
     decode: bool = True,
     client_name: str | None = CLIENT_NAME,
+    scope: NodeTrust | None = None,
 ) -> redis.Redis:
-    """A redis-py client for one node whose every command passes the policy; replies are raw."""
-    connection_class = GuardedSSLConnection if tls.enabled else GuardedConnection
+    """A redis-py client for one node whose every command passes the policy; replies are raw.
+
+    With a `scope`, its connections do not open to a host the scope does not trust with credentials."""
+    connection_class: type[redis.Connection] = GuardedSSLConnection if tls.enabled else GuardedConnection
+    if scope is not None:
+        connection_class = scoped(connection_class, scope)
     pool = redis.ConnectionPool(
         connection_class=connection_class,
         command_policy=policy,

@@ -19,6 +19,9 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from redis_audit.target import Target
 from redis_audit.topology import Address
@@ -110,3 +113,28 @@ def with_allowed_hosts(target: Target, hosts: Iterable[str]) -> Target:
 
     extra = tuple(h for h in hosts if h not in target.allowed_hosts)
     return dataclasses.replace(target, allowed_hosts=target.allowed_hosts + extra) if extra else target
+
+
+class CredentialScoped:
+    """Mixed into a redis-py connection class by `scoped`: a connection that carries credentials does not
+    even open to a host outside its scope. Discovery already leaves such nodes out; this covers what
+    follows addresses later (the failover probe's trigger and canaries, redirected to whatever a
+    Sentinel or a MOVED reply names)."""
+
+    credential_scope: NodeTrust | None = None
+    host: str
+    port: int
+    password: str | None
+
+    def _connect(self) -> Any:
+        scope, address = self.credential_scope, Address(self.host, int(self.port))
+        if scope is not None and self.password is not None and not scope.allows(address):
+            raise RedisConnectionError(scope.refusal(address, "a server after discovery (a Sentinel or a redirect)"))
+        return super()._connect()  # type: ignore[misc]
+
+
+def scoped(connection_class: type[Any], scope: NodeTrust) -> type[Any]:
+    """`connection_class` whose credentials go only where `scope` allows (usable wherever redis-py
+    takes a connection class: pools, Sentinel-managed pools, cluster clients)."""
+    return type(f"Scoped{connection_class.__name__}", (CredentialScoped, connection_class),
+                {"credential_scope": scope})

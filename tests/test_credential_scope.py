@@ -192,3 +192,31 @@ def test_the_trust_rule() -> None:
     for bad in ("", "a b", "user@host", "10.0.0.0/33x"):
         with pytest.raises(ValueError):
             parse_allowed(bad)
+
+
+def test_connections_that_follow_addresses_later_do_not_open_to_an_unexpected_host(
+        sandboxes: Any, rogue: Listener) -> None:
+    """The failover probe follows Sentinels and redirects after discovery: its connections carry the scope."""
+    import redis
+
+    from redis_audit.client import Timeouts, open_client
+    from redis_audit.failover.connections import CanaryConnection, ProbeAccess
+    from redis_audit.sandbox import sandbox_target
+
+    target = sandbox_target(sandboxes.get(SandboxSpec(topology="standalone")))
+    scope = NodeTrust.for_target(target)
+    elsewhere = Address(ROGUE_HOST, rogue.port)
+    access = ProbeAccess(target, Timeouts(1.0, 1.0))
+    attempts: list[Callable[[], object]] = [
+        lambda: open_client(elsewhere, tls=target.tls, credentials=target.credentials, scope=scope).ping(),
+        lambda: access.call(elsewhere, "PING"),
+        lambda: redis.Redis(connection_pool=redis.ConnectionPool(
+            connection_class=access.scoped(CanaryConnection), host=elsewhere.host, port=elsewhere.port,
+            **access.canary_kwargs(1.0, 1.0))).ping(),
+    ]
+    for attempt in attempts:
+        with pytest.raises(redis.ConnectionError, match="not contacted"):
+            attempt()
+    assert rogue.connections == 0 and rogue.received == b""
+    assert open_client(target.seeds[0], tls=target.tls, credentials=target.credentials, scope=scope).ping()
+    assert access.call(target.seeds[0], "PING") in (b"PONG", "PONG", True)

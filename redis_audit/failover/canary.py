@@ -93,7 +93,8 @@ class SentinelCanary:
         kwargs = access.canary_kwargs(read_timeout_s, connect_timeout_s)
         self.sentinel = Sentinel([])
         self.sentinel.sentinels = [access.sentinel_client(a, read_timeout_s, connect_timeout_s) for a in sentinels]
-        connection_class = CanarySentinelSSLConnection if access.tls.enabled else CanarySentinelConnection
+        connection_class = access.scoped(CanarySentinelSSLConnection if access.tls.enabled
+                                         else CanarySentinelConnection)
         self.client = self.sentinel.master_for(master_name, connection_class=connection_class, **kwargs)
 
     def write(self, key: str, seq: int) -> tuple[Any, str | None, str | None]:
@@ -136,7 +137,7 @@ class ClusterCanary:
         self.client = RedisCluster(
             url=f"redis://{first.host}:{first.port}",
             startup_nodes=[ClusterNode(a.host, a.port) for a in rest],
-            connection_class=CanarySSLConnection if access.tls.enabled else CanaryConnection,
+            connection_class=access.scoped(CanarySSLConnection if access.tls.enabled else CanaryConnection),
             retry=retry,
             **kwargs,
         )
@@ -170,7 +171,7 @@ class DirectCanary:
     def _client(self) -> redis.Redis:
         if self.client is None:
             self.address = self.resolve()
-            connection_class = CanarySSLConnection if self.access.tls.enabled else CanaryConnection
+            connection_class = self.access.scoped(CanarySSLConnection if self.access.tls.enabled else CanaryConnection)
             pool = redis.ConnectionPool(connection_class=connection_class, host=self.address.host,
                                         port=self.address.port, **self.kwargs)
             self.client = redis.Redis(connection_pool=pool, single_connection_client=True)

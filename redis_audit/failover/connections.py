@@ -7,6 +7,7 @@ parsing here (the canary clients are meant to behave like an application's).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnecti
 from redis_audit.client import Timeouts, open_client, tls_kwargs
 from redis_audit.collect.parse import parse_info
 from redis_audit.guard import FAILOVER_CANARY, FAILOVER_CONTROL, CommandPolicy, GuardedPacker, GuardedSend
+from redis_audit.node_trust import NodeTrust, scoped
 from redis_audit.target import Credentials, Target, TlsOptions
 from redis_audit.topology import Address
 
@@ -68,12 +70,20 @@ class ProbeAccess:
     def tls(self) -> TlsOptions:
         return self.target.tls
 
+    @functools.cached_property
+    def scope(self) -> NodeTrust:
+        """Where the operator's credentials may go: the probe follows Sentinels and redirects."""
+        return NodeTrust.for_target(self.target)
+
+    def scoped(self, connection_class: type[Any]) -> type[Any]:
+        return scoped(connection_class, self.scope)
+
     def control(self, address: Address, *, sentinel: bool = False, timeout_s: float | None = None) -> redis.Redis:
         """A raw-reply client for trigger, watchers and clean-up (policy FAILOVER_CONTROL)."""
         credentials = self.target.sentinel_credentials if sentinel else self.target.credentials
         timeouts = self.timeouts if timeout_s is None else Timeouts(self.timeouts.connect_s, timeout_s)
         return open_client(address, tls=self.tls, credentials=credentials, timeouts=timeouts,
-                           policy=FAILOVER_CONTROL, client_name=CLIENT_NAME)
+                           policy=FAILOVER_CONTROL, client_name=CLIENT_NAME, scope=self.scope)
 
     def call(self, address: Address, *args: Any, sentinel: bool = False, cluster_replica: bool = False) -> Any:
         """One command on one connection; `cluster_replica`: READONLY first, so that a cluster replica
@@ -93,7 +103,7 @@ class ProbeAccess:
         """One read-only command (preflight never changes anything: it uses the READ_ONLY policy)."""
         credentials = self.target.sentinel_credentials if sentinel else self.target.credentials
         client = open_client(address, tls=self.tls, credentials=credentials, timeouts=self.timeouts,
-                             client_name=CLIENT_NAME)
+                             client_name=CLIENT_NAME, scope=self.scope)
         try:
             return client.execute_command(*args)
         finally:
@@ -121,7 +131,7 @@ class ProbeAccess:
         """A parsed-reply Sentinel client for the canary's Sentinel-aware discovery (read commands only)."""
         credentials = self.target.sentinel_credentials
         pool = redis.ConnectionPool(
-            connection_class=CanarySSLConnection if self.tls.enabled else CanaryConnection,
+            connection_class=self.scoped(CanarySSLConnection if self.tls.enabled else CanaryConnection),
             host=address.host,
             port=address.port,
             username=credentials.user,
