@@ -15,8 +15,10 @@ from redis_audit.collect.base import CollectContext, Deadline, DeploymentCollect
 from redis_audit.collect.runner import collect_all
 from redis_audit.discovery import DiscoveryFailed, discover
 from redis_audit.judge import judge
+from redis_audit.limits import apply_limits
 from redis_audit.node_trust import with_allowed_hosts
-from redis_audit.profile import Profile
+from redis_audit.profile import Profile, ProfileOrigin
+from redis_audit.provenance import Evidence, live_evidence
 from redis_audit.registry import LoadedPack, all_checks, discover_packs
 from redis_audit.report import Report
 from redis_audit.snapshot import Fact, Snapshot
@@ -80,22 +82,20 @@ def _deployment_facts(collectors: Sequence[DeploymentCollector], ctx: CollectCon
 
 def judge_snapshot(snapshot: Snapshot, profile: Profile, packs: Sequence[LoadedPack] | None = None,
                    started_at: dt.datetime | None = None, mode: str | None = None,
-                   waiver_file: WaiverFile | None = None) -> Report:
-    """Judge a snapshot (fresh or loaded from a file) into a report, with waivers applied. No network."""
+                   waiver_file: WaiverFile | None = None, evidence: Evidence | None = None,
+                   origin: ProfileOrigin | None = None) -> Report:
+    """Judge a snapshot (fresh or loaded from a file) into a report, with waivers applied. No network.
+
+    `evidence` says where the facts came from (default: collected live, by this process); the checks
+    judge with the mode's limits applied (limits.apply_limits: the sign-off floor)."""
+    evidence = evidence or live_evidence(snapshot)
+    started = started_at or (now() if evidence.offline else evidence.collection_started)
     loaded = list(packs) if packs is not None else discover_packs()
     checks: list[Check] = all_checks(loaded)
-    results = judge(snapshot, profile, checks)
-    started = started_at or _parse_time(snapshot.started_at)
-    return Report.build(snapshot, profile, loaded, results, started, now(), mode, waiver_file)
+    results = judge(snapshot, apply_limits(profile, mode or profile.report.mode).profile, checks)
+    return Report.build(snapshot, profile, loaded, results, started, now(), mode, waiver_file, evidence, origin)
 
 
 def run_audit(target: Target, options: AuditOptions, packs: Sequence[LoadedPack] | None = None) -> Report:
     snapshot = collect_snapshot(target, options)
     return judge_snapshot(snapshot, options.profile, packs)
-
-
-def _parse_time(text: str) -> dt.datetime:
-    try:
-        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    except ValueError:
-        return now()

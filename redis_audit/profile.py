@@ -8,6 +8,7 @@ naming the file, the key and the reason.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import tomllib
@@ -139,6 +140,8 @@ class ReportSection:
         "local": 168, "pre-promotion": 168, "signoff": 24, "scheduled": 26})
     max_waiver_days: int = 90  # a waiver may not expire later than this after the run
     waiver_warning_days: int = 14  # warn about waivers that expire within this many days
+    # pre-promotion and signoff runs refuse a --from-snapshot whose facts were collected longer ago than this
+    max_snapshot_age_hours: int = 24
 
 
 @dataclass(frozen=True)
@@ -363,7 +366,45 @@ def default_profile() -> Profile:
     return Profile()
 
 
-BUILTIN_PROFILES = ("signoff",)
+BUILTIN_PREFIX = "builtin:"
+BUILTIN_PROFILES = ("default", "signoff")  # `default` is the dataclass defaults; the others are TOML files
+
+
+@dataclass(frozen=True)
+class ProfileOrigin:
+    """Where the profile that judged came from: a built-in of this release, or a file. A profile's own
+    `general.name` is a label the file chooses; the origin and the digest of the values identify it."""
+
+    kind: str  # "builtin", "file", or "inline" (built by the program: the demo's sandbox profile, a test's)
+    name: str | None = None  # the built-in's name
+    tool_version: str | None = None  # the release whose built-in it is
+    path: str | None = None  # the file, as given on the command line
+    file_sha256: str | None = None  # of the file's bytes
+
+    @classmethod
+    def builtin(cls, name: str) -> ProfileOrigin:
+        from redis_audit import __version__
+
+        return cls("builtin", name=name, tool_version=__version__)
+
+    @property
+    def label(self) -> str:
+        if self.kind == "builtin":
+            return f"{BUILTIN_PREFIX}{self.name} (redis-audit {self.tool_version})"
+        return f"file {self.path}" if self.kind == "file" else self.kind
+
+    def to_json(self) -> JsonObject:
+        if self.kind == "builtin":
+            return {"kind": "builtin", "name": self.name, "toolVersion": self.tool_version}
+        if self.kind == "file":
+            return {"kind": "file", "path": self.path, "sha256": self.file_sha256}
+        return {"kind": self.kind}
+
+
+@dataclass(frozen=True)
+class LoadedProfile:
+    profile: Profile
+    origin: ProfileOrigin
 
 
 def builtin_profile_text(name: str) -> str:
@@ -378,21 +419,55 @@ def phase3_blockers() -> tuple[SignoffBlocker, ...]:
     return section.blockers
 
 
-def load_profile(path: Path | None) -> Profile:
-    """A profile file, or a built-in profile by name (`--profile signoff`) when no such file exists."""
-    if path is None:
+@functools.cache
+def builtin_profile(name: str) -> Profile:
+    """A built-in profile of this release by name; ProfileError naming the known ones otherwise."""
+    if name not in BUILTIN_PROFILES:
+        known = ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_PROFILES)
+        raise ProfileError(f"--profile {BUILTIN_PREFIX}{name}: no such built-in profile (known: {known})")
+    if name == "default":
         return default_profile()
-    if str(path) in BUILTIN_PROFILES and not path.exists():
-        return profile_from_mapping(tomllib.loads(builtin_profile_text(str(path))), source=f"built-in {path}")
+    return profile_from_mapping(tomllib.loads(builtin_profile_text(name)), source=f"{BUILTIN_PREFIX}{name}")
+
+
+def resolve_profile(spec: str | Path | None) -> LoadedProfile:
+    """`--profile`: `builtin:NAME` is a built-in, anything else a file; a bare built-in name (`signoff`)
+    means the built-in, and is refused when a file of that name is here too: a file never stands in
+    for a built-in profile."""
+    if spec is None:
+        return LoadedProfile(default_profile(), ProfileOrigin.builtin("default"))
+    text = str(spec)
+    if text.startswith(BUILTIN_PREFIX):
+        name = text.removeprefix(BUILTIN_PREFIX)
+        return LoadedProfile(builtin_profile(name), ProfileOrigin.builtin(name))
+    if text in BUILTIN_PROFILES:
+        if Path(text).exists():
+            raise ProfileError(f"--profile {text}: ambiguous: {text!r} names a built-in profile and a file here; "
+                               f"say {BUILTIN_PREFIX}{text} for the built-in or ./{text} for the file")
+        return LoadedProfile(builtin_profile(text), ProfileOrigin.builtin(text))
+    path = Path(text)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ProfileError(f"{path}: no such profile file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
         raise ProfileError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML: {exc}") from None
-    return profile_from_mapping(data, source=str(path))
+    from redis_audit.files import note_input
+
+    note_input(path, "--profile")  # nothing the run writes may replace it
+    origin = ProfileOrigin("file", path=text, file_sha256=hashlib.sha256(raw).hexdigest())
+    return LoadedProfile(profile_from_mapping(data, source=str(path)), origin)
+
+
+def load_profile(path: str | Path | None) -> Profile:
+    """A profile file, or a built-in profile (`builtin:signoff`, or the bare name): see resolve_profile."""
+    return resolve_profile(path).profile
 
 
 def profile_from_mapping(data: dict[str, Any], source: str = "<profile>") -> Profile:
@@ -485,6 +560,8 @@ def _validate(profile: Profile, source: str) -> None:
             raise ProfileError(f"{source}: report.validity_hours.{mode}: unknown mode (known: {', '.join(MODES)})")
         if hours < 1:
             raise ProfileError(f"{source}: report.validity_hours.{mode}: must be at least 1")
+    if profile.report.max_snapshot_age_hours < 1:
+        raise ProfileError(f"{source}: report.max_snapshot_age_hours: must be at least 1")
     for index, limiter in enumerate(profile.limiters):
         if limiter.algorithm not in LIMITER_ALGORITHMS:
             raise ProfileError(f"{source}: limiters[{index}].algorithm: expected one of "

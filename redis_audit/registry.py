@@ -1,19 +1,36 @@
-"""Finding check packs through the `redis_audit.checks` entry-point group."""
+"""Finding check packs through the `redis_audit.checks` entry-point group, and choosing which may load.
+
+A pack runs in this process: importing it runs its code, with the audit's credentials in memory and
+the freedom to open its own sockets (the command guard covers the connections redis-audit opens, not
+a pack's own). A third-party pack is code you trust. Each pack's digest is computed from its files
+*before* it is imported, so `run --packs` can refuse an untrusted pack before any of its code runs.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import importlib.util
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 
 from redis_audit.check import Check, CheckPack
+from redis_audit.exitcodes import UsageError
 
 ENTRY_POINT_GROUP = "redis_audit.checks"
+BUILTIN_DISTRIBUTION, BUILTIN_ENTRY_POINT = "redis-audit", "builtin"
+ALL, BUILTIN = "all", "builtin"
 
 
 class RegistryError(Exception):
     """A pack that cannot be loaded, or two checks with one id."""
+
+
+class PackNotAllowed(UsageError):
+    """An installed pack the run's --packs selection does not trust: refused before it is imported."""
 
 
 @dataclass(frozen=True)
@@ -22,22 +39,112 @@ class LoadedPack:
     distribution: str  # the installed distribution that provides it
     version: str
     entry_point: str
+    digest: str = ""  # package_digest of its top-level package, taken before the import
+    package: str = ""  # that top-level package (or module)
 
 
-def _load(ep: EntryPoint) -> LoadedPack:
+@dataclass(frozen=True)
+class InstalledPack:
+    """An entry point of the group, described without importing it."""
+
+    entry_point: EntryPoint
+    distribution: str
+    version: str
+    package: str
+    digest: str
+
+    @property
+    def name(self) -> str:
+        return self.entry_point.name
+
+    @property
+    def builtin(self) -> bool:
+        return self.distribution == BUILTIN_DISTRIBUTION and self.name == BUILTIN_ENTRY_POINT
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.distribution} {self.version}, {self.digest})"
+
+
+@dataclass(frozen=True)
+class PackSelection:
+    """`--packs`: every installed pack, the built-in pack only, or the built-in pack and trusted digests."""
+
+    kind: str  # all | builtin | trusted
+    trusted: frozenset[str] = frozenset()
+    source: str = ""  # the trusted file, for messages
+
+    @classmethod
+    def parse(cls, spec: str) -> PackSelection:
+        if spec in (ALL, BUILTIN):
+            return cls(spec)
+        from redis_audit.digests import read_digest_list
+        from redis_audit.files import note_input
+
+        note_input(Path(spec), "--packs")  # nothing the run writes may replace it
+        return cls("trusted", read_digest_list(Path(spec), "--packs"), spec)
+
+
+def package_digest(module: str) -> tuple[str, str]:
+    """(top-level package, sha256 over the path and content of each of its files, `__pycache__` aside).
+
+    Found with find_spec on the top-level name, which does not import it."""
+    top = module.split(".")[0]
+    spec = importlib.util.find_spec(top)
+    if spec is None or spec.origin is None:
+        raise RegistryError(f"check pack module {module!r} cannot be found")
+    if spec.submodule_search_locations:
+        root = Path(next(iter(spec.submodule_search_locations)))
+        paths = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.relative_to(root).parts)
+    else:
+        root, paths = Path(spec.origin).parent, [Path(spec.origin)]
+    files = [{"path": p.relative_to(root).as_posix(), "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+             for p in paths]
+    canonical = json.dumps({"files": files}, sort_keys=True, separators=(",", ":"))
+    return top, "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def installed_packs() -> list[InstalledPack]:
+    out = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        package, digest = package_digest(ep.module)
+        dist = ep.dist
+        out.append(InstalledPack(ep, dist.name if dist else "?", dist.version if dist else "?", package, digest))
+    return sorted(out, key=lambda p: (not p.builtin, p.name))
+
+
+def _load(installed: InstalledPack) -> LoadedPack:
+    ep = installed.entry_point
     try:
         obj = ep.load()
     except Exception as exc:
         raise RegistryError(f"check pack {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}") from exc
     if not isinstance(obj, CheckPack):
         raise RegistryError(f"check pack {ep.name!r} ({ep.value}) is a {type(obj).__name__}, not a CheckPack")
-    dist = ep.dist
-    return LoadedPack(obj, dist.name if dist else "?", dist.version if dist else "?", ep.name)
+    return LoadedPack(obj, installed.distribution, installed.version, ep.name, installed.digest, installed.package)
 
 
-def discover_packs() -> list[LoadedPack]:
-    packs = [_load(ep) for ep in entry_points(group=ENTRY_POINT_GROUP)]
+def choose_packs(selection: PackSelection) -> tuple[list[InstalledPack], list[InstalledPack]]:
+    """(the packs to load, the packs left out), before importing any; PackNotAllowed for an installed
+    pack that a trusted list does not name (a changed or unvetted pack must not silently run or vanish)."""
+    chosen, left_out = [], []
+    for pack in installed_packs():
+        if pack.builtin or selection.kind == ALL or pack.digest in selection.trusted:
+            chosen.append(pack)
+        elif selection.kind == BUILTIN:
+            left_out.append(pack)
+        else:
+            raise PackNotAllowed(f"--packs {selection.source}: check pack {pack.describe()} is not in the trusted "
+                                 "list; add its digest after vetting it, or run with --packs builtin")
+    return chosen, left_out
+
+
+def load_packs(chosen: Iterable[InstalledPack]) -> list[LoadedPack]:
+    packs = [_load(p) for p in chosen]
     return sorted(packs, key=lambda p: (p.pack.name != "builtin", p.pack.name))
+
+
+def discover_packs(selection: PackSelection | None = None) -> list[LoadedPack]:
+    return load_packs(choose_packs(selection or PackSelection(ALL))[0])
 
 
 def all_checks(packs: Iterable[LoadedPack]) -> list[Check]:

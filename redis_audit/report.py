@@ -5,23 +5,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import sys
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from redis_audit import __version__
 from redis_audit.jsonvalue import JsonObject, ensure_canonical
 from redis_audit.judge import CheckResult, statuses
+from redis_audit.limits import Limited, apply_limits
 from redis_audit.model import Severity, Status
-from redis_audit.profile import Profile
-from redis_audit.registry import LoadedPack
+from redis_audit.profile import BUILTIN_PROFILES, Profile, ProfileOrigin, builtin_profile
+from redis_audit.provenance import Evidence, live_evidence
+from redis_audit.registry import LoadedPack, package_digest
 from redis_audit.snapshot import Snapshot
 from redis_audit.verdict import VERDICT_LOGIC_VERSION, JudgedFinding, Policy, Verdict, decide
-from redis_audit.waivers import FindingRef, WaiverFile, WaiverOutcome, apply_waivers, rfc3339
+from redis_audit.waivers import APPLIED, FindingRef, WaiverFile, WaiverOutcome, apply_waivers, rfc3339
 
-REPORT_SCHEMA = "redis-audit/report/v1"
+# v2: evidence provenance, validity from collection, profile origin and limits, pack digests of their files.
+REPORT_SCHEMA = "redis-audit/report/v2"
 
 
 def sha256_of(data: JsonObject) -> str:
@@ -68,17 +69,22 @@ def judged(results: Sequence[CheckResult], effective: Sequence[str] | None = Non
             for r, status in zip(results, statuses_, strict=True)]
 
 
-def pack_digest(pack: LoadedPack) -> str:
-    """sha256 over the source of every module that defines one of the pack's checks or extensions:
-    the signed report says which code judged the deployment."""
-    modules = sorted({c.function.__module__ for c in pack.pack.checks} |
-                     {e.function.__module__ for e in pack.pack.extensions})
-    files = []
-    for name in modules:
-        path = getattr(sys.modules.get(name), "__file__", None)
-        content = Path(path).read_bytes() if path and Path(path).is_file() else b""
-        files.append({"module": name, "sha256": hashlib.sha256(content).hexdigest()})
-    return sha256_of({"modules": files})
+def pack_json(pack: LoadedPack) -> JsonObject:
+    """Which code judged: the pack's distribution, version and the digest of its package's files."""
+    package, digest = pack.package, pack.digest
+    if not digest:  # a pack built in-process (tests): its defining module's package
+        functions = [c.function for c in pack.pack.checks] + [e.function for e in pack.pack.extensions]
+        package, digest = package_digest(functions[0].__module__) if functions else ("", "")
+    return {"name": pack.pack.name, "distribution": pack.distribution, "version": pack.version,
+            "entryPoint": pack.entry_point, "package": package, "checks": len(pack.pack.checks), "digest": digest}
+
+
+def origin_of(profile: Profile) -> ProfileOrigin:
+    """A profile built in-process (the demo's, a test's): the built-in it equals, or `inline`."""
+    for name in BUILTIN_PROFILES:
+        if builtin_profile(name).digest() == profile.digest():
+            return ProfileOrigin.builtin(name)
+    return ProfileOrigin("inline")
 
 
 def sort_key(result: CheckResult) -> tuple[int, int, str, str]:
@@ -95,6 +101,9 @@ class Report:
     packs: Sequence[LoadedPack]
     results: list[CheckResult]
     verdict: Verdict
+    evidence: Evidence
+    origin: ProfileOrigin
+    limited: Limited  # the profile with the mode's limits applied: what judged and issued this report
     mode: str = "local"
     waiver_file: WaiverFile | None = None
     waivers: WaiverOutcome = field(default_factory=lambda: WaiverOutcome({}, ()))
@@ -104,18 +113,23 @@ class Report:
     @classmethod
     def build(cls, snapshot: Snapshot, profile: Profile, packs: Sequence[LoadedPack],
               results: Sequence[CheckResult], started_at: dt.datetime, finished_at: dt.datetime,
-              mode: str | None = None, waiver_file: WaiverFile | None = None) -> Report:
+              mode: str | None = None, waiver_file: WaiverFile | None = None, evidence: Evidence | None = None,
+              origin: ProfileOrigin | None = None) -> Report:
+        mode = mode or profile.report.mode
+        limited = apply_limits(profile, mode)
         ordered = sorted(results, key=sort_key)
         refs = finding_refs(ordered, target_name(snapshot))
         outcome = apply_waivers(waiver_file.waivers if waiver_file else (), refs, target_name(snapshot),
-                                finished_at, profile.report.waiver_warning_days)
-        verdict = decide(judged(ordered, [outcome.status(r) for r in refs]), policy_of(profile))
+                                finished_at, limited.profile.report.waiver_warning_days)
+        verdict = decide(judged(ordered, [outcome.status(r) for r in refs]), policy_of(limited.profile))
         return cls(str(uuid.uuid4()), started_at, finished_at, snapshot, profile, packs, ordered, verdict,
-                   mode or profile.report.mode, waiver_file, outcome)
+                   evidence or live_evidence(snapshot), origin or origin_of(profile), limited, mode, waiver_file,
+                   outcome)
 
     @property
     def valid_until(self) -> dt.datetime:
-        return self.finished_at + dt.timedelta(hours=self.profile.validity_hours(self.mode))
+        return valid_until(self.evidence.collection_started, self.limited.profile.validity_hours(self.mode),
+                           [u.waiver.expires for u in self.waivers.uses if u.state == APPLIED])
 
     def blockers_by_attention(self) -> list[CheckResult]:
         return [r for r in self.results if r.finding.status in (Status.FAIL, Status.ERROR)]
@@ -129,11 +143,7 @@ class Report:
                 "name": "redis-audit",
                 "version": __version__,
                 "verdictLogic": VERDICT_LOGIC_VERSION,
-                "packs": [
-                    {"name": p.pack.name, "distribution": p.distribution, "version": p.version,
-                     "entryPoint": p.entry_point, "checks": len(p.pack.checks), "digest": pack_digest(p)}
-                    for p in self.packs
-                ],
+                "packs": [pack_json(p) for p in self.packs],
             },
             "run": {
                 "id": self.run_id,
@@ -152,9 +162,12 @@ class Report:
                 "fingerprint": fp,
                 "fingerprintDigest": sha256_of(fp),
             },
+            "evidence": self.evidence.to_json(),
             "topology": self.snapshot.topology.to_json(),
-            "profile": {"name": self.profile.name, "digest": self.profile.digest(),
-                        "values": self.profile.to_json()},
+            # Identified by origin and digest; declaredName is only what the profile calls itself.
+            "profile": {"digest": self.profile.digest(), "origin": self.origin.to_json(),
+                        "declaredName": self.profile.name, "values": self.profile.to_json(),
+                        "limits": self.limited.to_json()},
             "waivers": self.waivers.to_json(self.waiver_file.source_json() if self.waiver_file else None),
             "findings": [self._finding_json(r, name) for r in self.results],
             "counts": statuses(self.results),
@@ -184,6 +197,12 @@ class Report:
             "remediation": meta.remediation,
             "source": result.source,
         }
+
+
+def valid_until(collection_started: dt.datetime, validity_hours: int,
+                applied_waiver_expiries: Iterable[dt.datetime]) -> dt.datetime:
+    """Validity counts from when the facts were collected, and ends no later than a waiver it relies on."""
+    return min([collection_started + dt.timedelta(hours=validity_hours), *applied_waiver_expiries])
 
 
 def judged_from_json(report: JsonObject) -> list[JudgedFinding]:

@@ -295,6 +295,10 @@ class Snapshot:
         """The snapshot file's content (written by `redis_audit.files`, like every file the tool writes)."""
         return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
 
+    def to_bytes(self) -> bytes:
+        """The file `--save-snapshot` writes (its sha256 links it to the live run's report)."""
+        return self.to_text().encode("utf-8")
+
     def save(self, path: Path) -> None:
         from redis_audit.files import write_file
 

@@ -5,19 +5,19 @@ It works on plain records so that `verify` can recompute it from a signed report
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from redis_audit.exitcodes import ExitCode
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Severity, Status
-from redis_audit.profile import SignoffBlocker, SignoffRequirement
+from redis_audit.profile import SignoffBlocker
 from redis_audit.signoff import MET, NOT_MET, BlockerState, evaluate
 
 # Bump when decide() or the sign-off states would judge the same findings differently: verify recomputes
 # the verdict, so it must refuse, with this reason, a report judged by other rules.
-VERDICT_LOGIC_VERSION = 2
+VERDICT_LOGIC_VERSION = 3  # 3: the sign-off floor (limits.py) and validity from collection
 
 
 class Decision(StrEnum):
@@ -119,31 +119,3 @@ def decide(findings: Sequence[JudgedFinding], policy: Policy) -> Verdict:
     else:
         decision = Decision.READY
     return Verdict(decision, tuple(blockers), bool(reasons), tuple(reasons), signoff, policy.signoff_gate)
-
-
-def policy_from_profile_json(values: JsonObject) -> Policy:
-    g = _dict(values.get("general"))
-    signoff = _dict(values.get("signoff"))
-    return Policy(
-        blocking_severities=frozenset(str(s) for s in _list(g.get("blocking_severities"))),
-        required_checks=tuple(str(s) for s in _list(g.get("required_checks"))),
-        fail_on_error=bool(g.get("fail_on_error", True)),
-        signoff=tuple(_signoff_blocker(_dict(b)) for b in _list(signoff.get("blockers"))),
-        signoff_gate=signoff.get("gate") is True,
-    )
-
-
-def _signoff_blocker(data: dict[str, object]) -> SignoffBlocker:
-    requirements = tuple(
-        SignoffRequirement(str(r.get("name")), tuple(str(c) for c in _list(r.get("checks"))))
-        for r in map(_dict, _list(data.get("requirements")))
-    )
-    return SignoffBlocker(str(data.get("id")), str(data.get("title")), requirements)
-
-
-def _dict(value: object) -> dict[str, object]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> Iterable[object]:
-    return value if isinstance(value, list) else []

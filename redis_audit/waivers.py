@@ -75,7 +75,7 @@ class WaiverFile:
         return {"name": self.name, "digest": self.digest}
 
 
-def load_waivers(path: Path, now: dt.datetime, max_days: int) -> WaiverFile:
+def load_waivers(path: Path, now: dt.datetime, max_days: int, limit_name: str = "report.max_waiver_days") -> WaiverFile:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -90,7 +90,7 @@ def load_waivers(path: Path, now: dt.datetime, max_days: int) -> WaiverFile:
     items = data.get("waiver", [])
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise WaiverError(f"{path}: waiver: expected [[waiver]] tables")
-    waivers = tuple(_parse(item, index, path, now, max_days) for index, item in enumerate(items))
+    waivers = tuple(_parse(item, index, path, now, max_days, limit_name) for index, item in enumerate(items))
     ids = [w.id for w in waivers]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -98,7 +98,7 @@ def load_waivers(path: Path, now: dt.datetime, max_days: int) -> WaiverFile:
     return WaiverFile(path.name, "sha256:" + hashlib.sha256(raw).hexdigest(), waivers)
 
 
-def _parse(item: dict[str, Any], index: int, path: Path, now: dt.datetime, max_days: int) -> Waiver:
+def _parse(item: dict[str, Any], index: int, path: Path, now: dt.datetime, max_days: int, limit_name: str) -> Waiver:
     where = f"{path}: waiver {index + 1}"
     unknown = sorted(set(item) - _KNOWN)
     if unknown:
@@ -114,8 +114,8 @@ def _parse(item: dict[str, Any], index: int, path: Path, now: dt.datetime, max_d
         raise WaiverError(f"{where}: a waiver names one check and one target exactly, not a pattern")
     horizon = now + dt.timedelta(days=max_days)
     if expires > horizon:
-        raise WaiverError(f"{where}: expires {rfc3339(expires)}, beyond the profile's maximum of {max_days} days "
-                          f"(report.max_waiver_days)")
+        raise WaiverError(f"{where}: expires {rfc3339(expires)}, beyond the maximum of {max_days} days "
+                          f"({limit_name})")
     return Waiver(item.get("id", f"waiver-{index + 1}"), item["check"], item["target"], item.get("node"),
                   item["reason"], item["approver"], item["ticket"], expires)
 

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from redis_audit.check import CheckMeta
 from redis_audit.judge import CheckResult
 from redis_audit.model import Finding, Severity, Status
-from redis_audit.profile import Profile, default_profile
+from redis_audit.profile import Profile, ProfileOrigin, default_profile
+from redis_audit.provenance import Evidence
 from redis_audit.report import Report
 from redis_audit.snapshot import Snapshot, TargetInfo
 from redis_audit.topology import DeploymentKind, Topology
-from redis_audit.waivers import WaiverFile
+from redis_audit.waivers import WaiverFile, rfc3339
 
 DEPLOYMENT = "payments-cache"
 FINISHED = dt.datetime(2026, 5, 4, 10, 0, 7, tzinfo=dt.UTC)
@@ -29,14 +30,16 @@ def result(check_id: str, status: str, severity: str = "high", resource: str = "
 
 def make_report(findings: Sequence[Spec | tuple[str, str]], profile: Profile | None = None,
                 waiver_file: WaiverFile | None = None, mode: str | None = None,
-                finished: dt.datetime = FINISHED, extra: Sequence[CheckResult] = ()) -> Report:
+                finished: dt.datetime = FINISHED, extra: Sequence[CheckResult] = (),
+                evidence: Evidence | None = None, origin: ProfileOrigin | None = None) -> Report:
     target = TargetInfo(url="rediss://10.0.0.1:6379", kind="redis", seeds=("10.0.0.1:6379",), tls=True,
                         tls_verify=True, user="auditor", name=DEPLOYMENT)
-    snapshot = Snapshot(target, Topology(DeploymentKind.SENTINEL), {}, "2026-05-04T10:00:00Z",
-                        "2026-05-04T10:00:06Z", "0.1.0")
+    started = finished - dt.timedelta(seconds=7)  # collected live from 10:00:00 to 10:00:06 for FINISHED
+    snapshot = Snapshot(target, Topology(DeploymentKind.SENTINEL), {}, rfc3339(started),
+                        rfc3339(finished - dt.timedelta(seconds=1)), "0.1.0")
     results = [*(result(*spec) for spec in findings), *extra]
-    return Report.build(snapshot, profile or default_profile(), [], results,
-                        finished - dt.timedelta(seconds=7), finished, mode, waiver_file)
+    return Report.build(snapshot, profile or default_profile(), [], results, started, finished, mode, waiver_file,
+                        evidence, origin)
 
 
 ALL_PASS: list[tuple[str, str]] = [(c, "PASS") for c in (

@@ -59,7 +59,7 @@ def test_table_sorts_by_status_then_severity_and_colours_only_when_asked(verifie
 
 def test_markdown_has_the_ticket_fields_and_escapes_hostile_text(verified) -> None:
     text = render(verified.report, "markdown", signed=verified.context)
-    for expected in ("**NOT_READY**", "| Valid until | 2026-05-11T10:00:07Z |", "| Envelope sha256 |",
+    for expected in ("**NOT_READY**", "| Valid until | 2026-05-11T10:00:00Z |", "| Envelope sha256 |",
                      "Production Redis configuration", "Rate limiting coverage", "Performance validation",
                      "| W-1 | applied |", "<details><summary>All findings (13)</summary>",
                      f"redis-audit verify {verified.path} --key"):

@@ -13,6 +13,7 @@ from redis_audit.signing.keys import generate_keypair, load_private_key
 from redis_audit.signing.signers import LocalSigner
 from redis_audit.snapshot import Snapshot, TargetInfo
 from redis_audit.topology import DeploymentKind, Topology
+from redis_audit.waivers import rfc3339
 
 
 @pytest.fixture
@@ -20,7 +21,8 @@ def snapshot(tmp_path: Path) -> Path:
     target = TargetInfo(url="redis://127.0.0.1:1", kind="redis", seeds=("127.0.0.1:1",), tls=False,
                         tls_verify=True, user=None, name="saved")
     path = tmp_path / "snap.json"
-    Snapshot(target, Topology(DeploymentKind.STANDALONE), {}, "2026-05-04T10:00:00Z", "2026-05-04T10:00:01Z",
+    collected = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)  # fresh: within every mode's snapshot age limit
+    Snapshot(target, Topology(DeploymentKind.STANDALONE), {}, rfc3339(collected), rfc3339(collected),
              "0.1.0").save(path)
     return path
 
@@ -95,8 +97,7 @@ def test_the_demo_helper_signs_with_a_throwaway_key_that_verifies(tmp_path: Path
     from redis_audit.cli.signed import sign_throwaway
     from tests.reportkit import ALL_PASS, make_report
 
-    report = make_report(ALL_PASS)
-    report.finished_at = report.started_at = dt.datetime.now(dt.UTC)  # fresh: verified as of now
+    report = make_report(ALL_PASS, finished=dt.datetime.now(dt.UTC).replace(microsecond=0))  # fresh: verified now
     _, lines = sign_throwaway(report, tmp_path / "redis-audit-report.dsse.json")
     assert (tmp_path / "redis-audit-report.pub.pem").is_file()
     assert not list(tmp_path.glob("*PRIVATE*")) and "BEGIN" not in "".join(

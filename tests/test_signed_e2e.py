@@ -72,11 +72,13 @@ def test_signoff_with_dual_control_and_the_phase3_table(sandboxes, keys, tmp_pat
     pubs = ["--key", keys["ci"].public_key, "--key", keys["approver"].public_key]
     verify_code, out, _ = cli(capsys, "verify", envelope, *pubs, "--threshold", "2")
     assert verify_code == code != 0, err  # rate limiting and performance checks are not all implemented yet
-    assert "(mode signoff, profile signoff)" in out
+    assert "(mode signoff)" in out and "Profile:     builtin:signoff (redis-audit " in out
+    assert "Evidence:    collected live, " in out
     statement = json.loads(cli(capsys, "render", envelope, *pubs, "--format", "json")[1])
     predicate = statement["predicate"]
-    finished = dt.datetime.fromisoformat(predicate["run"]["finishedAt"].replace("Z", "+00:00"))
-    assert predicate["verdict"]["validUntil"] == (finished + dt.timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    collected = dt.datetime.fromisoformat(predicate["evidence"]["collectionStartedAt"].replace("Z", "+00:00"))
+    assert predicate["verdict"]["validUntil"] == (collected + dt.timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert [p["name"] for p in predicate["tool"]["packs"]] == ["builtin"]  # signoff: the built-in pack only
     blockers = {b["id"]: b for b in predicate["verdict"]["signoff"]["blockers"]}
     assert list(blockers) == ["production-config", "rate-limiting", "performance"]
     assert all(b["state"] in ("met", "not met", "not verified") for b in blockers.values())

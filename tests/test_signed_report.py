@@ -112,8 +112,9 @@ def test_tampering_other_keys_thresholds_and_expiry(tmp_path: Path, keys: dict[s
     code, out, _ = run_cli(capsys, "verify", dual, "--key", ci_pub, "--key", approver_pub, "--threshold", "2",
                            "--at", AT)
     assert code == 0 and "signing-key.pub.pem" in out
-    code, _, err = run_cli(capsys, "verify", path, "--key", ci_pub, "--at", "2026-05-11T10:00:07Z")
-    assert code == 5 and "expired at 2026-05-11T10:00:07Z" in err
+    # Validity counts from the collection (10:00:00), not from the end of the judging.
+    code, _, err = run_cli(capsys, "verify", path, "--key", ci_pub, "--at", "2026-05-11T10:00:00Z")
+    assert code == 5 and "expired at 2026-05-11T10:00:00Z" in err
     code, _, err = run_cli(capsys, "verify", path, "--key", ci_pub, "--at", AT, "--expect-target", "other-cache")
     assert code == 5 and "expected 'redis://other-cache'" in err
     assert run_cli(capsys, "verify", path, "--key", ci_pub, "--at", AT, "--expect-target", DEPLOYMENT)[0] == 0
@@ -123,8 +124,8 @@ def test_validity_comes_from_the_profile_per_mode(tmp_path: Path, keys: dict[str
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     ci, pub = keys["ci"]
     report = make_report(ALL_PASS, mode="signoff").to_json()
-    assert report["verdict"]["validUntil"] == "2026-05-05T10:00:07Z"  # type: ignore[index]
-    assert make_report(ALL_PASS, mode="pre-promotion").to_json()["verdict"]["validUntil"] == "2026-05-11T10:00:07Z"  # type: ignore[index]
+    assert report["verdict"]["validUntil"] == "2026-05-05T10:00:00Z"  # type: ignore[index]
+    assert make_report(ALL_PASS, mode="pre-promotion").to_json()["verdict"]["validUntil"] == "2026-05-11T10:00:00Z"  # type: ignore[index]
     report["verdict"]["validUntil"] = "2026-06-01T00:00:00Z"  # type: ignore[index]
     code, _, err = run_cli(capsys, "verify", signed(tmp_path, report, [ci]), "--key", pub, "--at", AT)
     assert code == 5 and "is not the profile's validity for signoff" in err

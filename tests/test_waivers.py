@@ -72,7 +72,7 @@ def test_node_narrows_a_waiver(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("body", "message"), [
     (waiver().replace('ticket = "CHG-1"\n', ""), "ticket is required"),
-    (waiver(expires="2027-12-01"), "beyond the profile's maximum of 90 days"),
+    (waiver(expires="2027-12-01"), "beyond the maximum of 90 days (report.max_waiver_days)"),
     (waiver(expires="2026-05-30T00:00:00"), "needs a time zone"),
     (waiver(expires='"soon"'), "must be a TOML date"),
     (waiver(extra='colour = "red"'), "unknown key 'colour'"),

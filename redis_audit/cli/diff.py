@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from redis_audit.cli.signed import load_keys, parse_at, verify_file, verify_options
+from redis_audit.cli.signed import acceptance_options, load_keys, parse_at, pop_acceptance, verify_file, verify_options
 from redis_audit.exitcodes import ExitCode, UsageError
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.output.sanitize import visible_json
@@ -71,12 +71,14 @@ def text(result: dict[str, Any]) -> str:
 @click.argument("new", type=click.Path(path_type=Path))
 @verify_options
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@acceptance_options
 def diff(old: Path, new: Path, keys: tuple[Path, ...], threshold: int, expect_target: str | None, at: str | None,
-         output_format: str) -> int:
-    """Compare two signed reports: new, resolved and changed findings, and the verdict."""
+         output_format: str, **policy: Any) -> int:
+    """Compare two signed reports: new, resolved and changed findings, and the verdict. The policy options
+    apply to NEW (OLD is a baseline, verified as of its own run)."""
     pinned = load_keys(keys)
     before = verify_file(old, pinned, threshold, expect_target, enforce_expiry=False)
-    after = verify_file(new, pinned, threshold, expect_target, parse_at(at))
+    after = verify_file(new, pinned, threshold, expect_target, parse_at(at), acceptance=pop_acceptance(policy))
     if View(before.report).target != View(after.report).target:
         raise UsageError(f"{old} is about {View(before.report).target}, {new} about {View(after.report).target}")
     result = compare(before.report, after.report)

@@ -50,6 +50,7 @@ _LOADERS: dict[str, Callable[[], click.Command]] = {
     "run": _command("run", "run"),
     "demo": _command("demo", "demo"),
     "checks": _command("checks", "checks"),
+    "profile": _command("profile", "profile"),
     "acl": _command("acl", "acl"),
     "sandbox": _command("sandbox", "sandbox"),
     "probe": _probe,

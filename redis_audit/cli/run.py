@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Callable
@@ -29,20 +30,23 @@ from redis_audit.cli.signed import (
 )
 from redis_audit.client import Timeouts
 from redis_audit.exitcodes import ExitCode, UsageError
+from redis_audit.limits import SIGNOFF, apply_limits
 from redis_audit.output import RenderOptions, SourceFile, renderers
 from redis_audit.output.asff import AsffAccount
 from redis_audit.output.sanitize import visible
 from redis_audit.probes.results import fold_into, load_results
-from redis_audit.profile import MODES, SIGNED_MODES, Profile, load_profile
+from redis_audit.profile import MODES, SIGNED_MODES, Profile, resolve_profile
+from redis_audit.provenance import Evidence, check_snapshot_age, live_evidence, read_snapshot
 from redis_audit.recompute import recompute_decision
+from redis_audit.registry import ALL, BUILTIN, LoadedPack, PackSelection, choose_packs, load_packs
 from redis_audit.report import Report, target_name
 from redis_audit.signing.errors import InvalidReport, SigningError
 from redis_audit.signing.sign import sign_report
 from redis_audit.signing.signers import Signer, insecure_keyids, signer_from_spec
 from redis_audit.signing.verify import verify_envelope
-from redis_audit.snapshot import Fact, Snapshot
+from redis_audit.snapshot import Fact
 from redis_audit.verdict import exit_code
-from redis_audit.waivers import WaiverFile, load_waivers
+from redis_audit.waivers import WaiverFile, load_waivers, rfc3339
 from redis_audit.waivers import warnings as waiver_warnings
 
 FC = TypeVar("FC", bound=Callable[..., Any])
@@ -88,7 +92,9 @@ def summary_line(report: Report) -> str:
 @click.command()
 @click.argument("target", required=False)
 @target_options
-@click.option("--profile", type=click.Path(path_type=Path), help="Profile TOML (default: the rollout's numbers).")
+@click.option("--profile", metavar="builtin:NAME|FILE",
+              help="builtin:signoff, builtin:default, or a profile TOML file (default: builtin:default, the rollout's "
+                   "numbers). A bare built-in name means the built-in, never a file.")
 @format_option()
 @click.option("--output", type=click.Path(path_type=Path), help="Write the report here instead of stdout.")
 @click.option("--deadline", type=click.FloatRange(min=1), default=60.0, show_default=True,
@@ -117,11 +123,15 @@ def summary_line(report: Report) -> str:
 @click.option("--report-only", is_flag=True, help="Exit 0 for NOT_READY (scheduled compliance runs); "
               "errors, inconclusive audits and signing failures still exit non-zero.")
 @sarif_location_option
-def run(target: str | None, profile: Path | None, output_format: str, output: Path | None, deadline: float,
+@click.option("--packs", "packs_spec", metavar="builtin|all|FILE",
+              help="Which check packs may load: the built-in pack only, every installed pack, or the built-in pack "
+                   "and the packs whose digest FILE lists (any other installed pack is refused). A pack is code "
+                   "running in this process. Default: builtin in signoff mode, else all.")
+def run(target: str | None, profile: str | None, output_format: str, output: Path | None, deadline: float,
         connect_timeout: float, command_timeout: float, save_snapshot: Path | None, from_snapshot: Path | None,
         only_attention: bool, sign_with: tuple[str, ...], run_mode: str | None, waivers_file: Path | None,
         report_only: bool, probe_results: tuple[Path, ...], allow_failover: bool, sarif_location: Path | None,
-        insecure_key_permissions: bool, **kwargs: Any) -> int:
+        insecure_key_permissions: bool, packs_spec: str | None, **kwargs: Any) -> int:
     """Audit TARGET (redis://, rediss://, redis+sentinel://HOST:PORT,.../MASTER), or an AWS-managed
     deployment (--aws-replication-group, --aws-serverless-cache, --memorydb-cluster), and print the verdict."""
     failover_opts = pop_failover_options(kwargs)
@@ -136,20 +146,26 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
     if output_format == "asff" and not (asff_opts.account_id or aws_in_use or from_snapshot):
         raise UsageError("--format asff of a self-hosted deployment: give --asff-account-id ID and --asff-region R "
                          "(or --upload-asff, which uses the caller's account)")
-    loaded_profile = load_profile(profile)
+    resolved = resolve_profile(profile)
+    loaded_profile = resolved.profile
     pods = load_results(probe_results)  # before connecting: a bad file is a usage error
     mode = run_mode or loaded_profile.report.mode
+    limited = apply_limits(loaded_profile, mode).profile  # in signoff mode, the built-in floor
     # Before the audit: a run that cannot sign does not start.
     signers = _signers(sign_with, mode, output, insecure_key_permissions)
     public_keys = [_public_key_path(spec) for spec in sign_with]
     for destination, option in ((output, "--output"), (save_snapshot, "--save-snapshot")):
         if destination is not None:  # before the audit: a run that cannot write its report does not start
             files.check_destination(destination, option)
-    waiver_file = _waivers(waivers_file, loaded_profile)
+    waiver_file = _waivers(waivers_file, limited, mode)
+    packs = _packs(packs_spec, mode)  # before the audit, and before an untrusted pack's code runs
+    evidence: Evidence | None = None
     if from_snapshot is not None:
         if target:
             raise UsageError("give either TARGET or --from-snapshot, not both")
-        snapshot = _load_snapshot(from_snapshot)
+        snapshot, evidence = read_snapshot(from_snapshot, now())
+        check_snapshot_age(evidence, mode, limited.report.max_snapshot_age_hours, limited.validity_hours(mode),
+                           now())
     else:
         options = AuditOptions(loaded_profile, deadline, Timeouts(connect_timeout, command_timeout))
         built = resolve_target(target, target_opts, aws_opts)
@@ -158,16 +174,23 @@ def run(target: str | None, profile: Path | None, output_format: str, output: Pa
         snapshot = collect_snapshot(built, options)
         if failover is not None:
             snapshot.deployment_facts[FAILOVER_FACT] = Fact(value=run_failover(*failover))
+            snapshot.finished_at = rfc3339(now())  # the collection ends with the probe's fact
     fold_into(snapshot, pods)
+    saved_sha256 = None
     if save_snapshot is not None:
-        files.write_file(save_snapshot, snapshot.to_text(), what="--save-snapshot")
-    report = judge_snapshot(snapshot, loaded_profile, mode=mode, waiver_file=waiver_file)
+        data = snapshot.to_bytes()
+        files.write_file(save_snapshot, data, what="--save-snapshot")
+        saved_sha256 = hashlib.sha256(data).hexdigest()
+    if evidence is None:
+        evidence = live_evidence(snapshot, saved_sha256)
+    report = judge_snapshot(snapshot, loaded_profile, packs, mode=mode, waiver_file=waiver_file, evidence=evidence,
+                            origin=resolved.origin)
     report.insecure_keys = insecure_keyids(signers)
     for warning in waiver_warnings(report.waivers):
         click.echo(f"redis-audit: warning: {visible(warning)}", err=True)
     account = asff.render_account(report.to_json(), asff_opts, aws_opts.settings if aws_in_use else None) \
         if output_format == "asff" else None
-    profile_file = profile if profile is not None and profile.is_file() else None
+    profile_file = Path(resolved.origin.path) if resolved.origin.path is not None else None
     envelope = output if signers else None  # an unsigned --output is the rendering itself
     source = source_file([sarif_location, profile_file, waivers_file, envelope], target_name(report.snapshot))
     envelope_sha256 = None
@@ -206,10 +229,25 @@ def _signers(specs: tuple[str, ...], mode: str, output: Path | None, allow_insec
     return signers
 
 
-def _waivers(path: Path | None, profile: Profile) -> WaiverFile | None:
+def _waivers(path: Path | None, limited: Profile, mode: str) -> WaiverFile | None:
+    """The waiver file, each waiver within the mode's horizon (in signoff mode, the sign-off floor's)."""
     if path is None:
         return None
-    return load_waivers(path, now(), profile.report.max_waiver_days)
+    return load_waivers(path, now(), limited.report.max_waiver_days,
+                        "the sign-off limit" if mode == SIGNOFF else "report.max_waiver_days")
+
+
+def _packs(spec: str | None, mode: str) -> list[LoadedPack]:
+    """The packs the run may load: PackNotAllowed (exit 2) for a pack the selection does not trust."""
+    if spec == ALL and mode == SIGNOFF:
+        raise UsageError("--packs all: a signoff run loads the built-in pack, or packs whose digests a trusted "
+                         "list names (--packs FILE)")
+    selection = PackSelection.parse(spec or (BUILTIN if mode == SIGNOFF else ALL))
+    chosen, left_out = choose_packs(selection)
+    for pack in left_out:
+        click.echo(f"redis-audit: note: check pack {pack.describe()} not loaded (--packs {selection.kind})",
+                   err=True)
+    return load_packs(chosen)
 
 
 def _public_key_path(spec: str) -> Path | None:
@@ -255,14 +293,3 @@ def write_signed(report: Report, signers: list[Signer], output: Path, output_for
 
 def write_bytes(path: Path, data: bytes) -> None:
     files.write_file(path, data, what="--output")
-
-
-def _load_snapshot(path: Path) -> Snapshot:
-    try:
-        return Snapshot.load(path)
-    except FileNotFoundError:
-        raise UsageError(f"--from-snapshot: no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--from-snapshot: cannot read {path}: {exc}") from None
-    except (ValueError, KeyError) as exc:
-        raise UsageError(f"--from-snapshot: {path} is not a redis-audit snapshot: {exc}") from None

@@ -17,12 +17,15 @@ from typing import Any, TypeVar
 
 import click
 
+from redis_audit.acceptance import Acceptance, NotAccepted, parse_duration
+from redis_audit.digests import normalise, read_digest_list
 from redis_audit.exitcodes import UsageError
 from redis_audit.files import write_file
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.output import RenderOptions, SignedContext, SourceFile, renderers
 from redis_audit.output.asff import AsffAccount
 from redis_audit.output.view import View
+from redis_audit.profile import MODES
 from redis_audit.recompute import recompute_decision
 from redis_audit.signing.dsse import MAX_ENVELOPE_BYTES
 from redis_audit.signing.errors import InvalidReport
@@ -82,11 +85,13 @@ class Verified:
 
 
 def verify_file(path: Path, keys: Sequence[PinnedKey], threshold: int = 1, expect_target: str | None = None,
-                at: dt.datetime | None = None, enforce_expiry: bool = True) -> Verified:
+                at: dt.datetime | None = None, enforce_expiry: bool = True,
+                acceptance: Acceptance | None = None) -> Verified:
     """Verify the envelope in `path`; InvalidReport (exit 5) names the file and the one-line reason.
 
     enforce_expiry=False verifies a report as of its own issue time (diff's OLD report, which is
-    usually past its validUntil); everything else is still checked.
+    usually past its validUntil); everything else is still checked. `acceptance` is the relying
+    party's policy, checked on the verified report (NotAccepted, exit 5).
     """
     data = read_envelope(path)
     if not enforce_expiry:
@@ -97,6 +102,11 @@ def verify_file(path: Path, keys: Sequence[PinnedKey], threshold: int = 1, expec
                                     recompute_decision)
     except InvalidReport as exc:
         raise InvalidReport(f"{path}: invalid report: {exc.reason}") from None
+    if acceptance is not None:
+        try:
+            acceptance.check(statement.predicate, at or dt.datetime.now(dt.UTC))
+        except NotAccepted as exc:
+            raise NotAccepted(f"{path}: valid, but not accepted: {exc.reason}") from None
     return Verified(path, statement, signed_context(data, statement, keys, path))
 
 
@@ -185,6 +195,49 @@ def verify_options(command: FC) -> FC:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+ACCEPTANCE_OPTIONS = ("max_age", "require_live", "require_profile_digest", "trusted_profiles", "max_validity",
+                      "require_mode", "trusted_packs")
+
+
+def acceptance_options(command: FC) -> FC:
+    """The relying party's policy, shared by verify, render and diff (diff applies it to NEW)."""
+    options = [
+        click.option("--max-age", metavar="DURATION", help="Refuse a report whose evidence was collected longer "
+                     "ago than this (90m, 24h, 7d), at --at or now."),
+        click.option("--require-live", is_flag=True, help="Refuse a report judged offline from a snapshot."),
+        click.option("--require-profile-digest", metavar="SHA256", multiple=True,
+                     help="Accept only a report judged by a profile with this digest (repeatable)."),
+        click.option("--trusted-profiles", type=click.Path(path_type=Path), metavar="FILE",
+                     help="Accept only profiles whose digest this file lists (one sha256:HEX per line)."),
+        click.option("--max-validity", metavar="DURATION", help="Refuse a report valid for longer than this "
+                     "after its collection."),
+        click.option("--require-mode", type=click.Choice(MODES), help="Accept only a report of this run mode."),
+        click.option("--trusted-packs", type=click.Path(path_type=Path), metavar="FILE",
+                     help="Accept only reports whose every check pack's digest this file lists "
+                          "(`redis-audit checks packs` prints them)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def pop_acceptance(kwargs: dict[str, Any]) -> Acceptance:
+    values = {name: kwargs.pop(name, None) for name in ACCEPTANCE_OPTIONS}
+    profiles: set[str] | None = None
+    if values["require_profile_digest"] or values["trusted_profiles"]:
+        profiles = {normalise(d, "--require-profile-digest") for d in values["require_profile_digest"] or ()}
+        if values["trusted_profiles"]:
+            profiles |= read_digest_list(values["trusted_profiles"], "--trusted-profiles")
+    return Acceptance(
+        max_age=parse_duration(values["max_age"], "--max-age") if values["max_age"] else None,
+        require_live=bool(values["require_live"]),
+        profile_digests=frozenset(profiles) if profiles is not None else None,
+        max_validity=parse_duration(values["max_validity"], "--max-validity") if values["max_validity"] else None,
+        require_mode=values["require_mode"],
+        pack_digests=read_digest_list(values["trusted_packs"], "--trusted-packs") if values["trusted_packs"] else None,
+    )
 
 
 def sign_throwaway(report: Any, envelope: Path) -> tuple[Verified, list[str]]:

@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,8 +20,10 @@ from redis_audit.cli import asff_options as asff
 from redis_audit.cli.run import write_text
 from redis_audit.cli.signed import (
     Verified,
+    acceptance_options,
     load_keys,
     parse_at,
+    pop_acceptance,
     render,
     sarif_location_option,
     source_file,
@@ -43,7 +46,10 @@ def summary(verified: Verified) -> list[str]:
     ctx = verified.context
     lines = [f"VALID: signed readiness report for {verified.statement.subject.name}",
              f"Verdict:     {view.decision}",
-             f"Valid until: {view.valid_until}   (mode {view.mode}, profile {view.profile_name})",
+             f"Valid until: {view.valid_until}   (mode {view.mode})",
+             f"Evidence:    {view.evidence_line}",
+             f"Profile:     {view.profile_name} {view.profile_digest}",
+             *[f"             {line}" for line in view.limit_lines],
              f"Signed by:   {', '.join(ctx.signers)}",
              f"Envelope:    sha256:{ctx.envelope_sha256}"]
     insecure = view.run.get("insecureKeyPermissions")
@@ -71,15 +77,18 @@ def decision_exit(report: View) -> int:
               help="Also write a SLSA Verification Summary (in-toto Statement): PASSED for a READY report.")
 @click.option("--vsa-sign-with", "vsa_sign_with", multiple=True, metavar="KEY",
               help="Sign the VSA (the verifier's key file or kms:ARN): FILE is then a DSSE envelope.")
+@acceptance_options
 def verify(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: str | None, at: str | None,
-           emit_vsa: Path | None, vsa_sign_with: tuple[str, ...]) -> int:
-    """Verify a signed report (DSSE envelope) against trusted public keys, and recompute its verdict."""
+           emit_vsa: Path | None, vsa_sign_with: tuple[str, ...], **policy: Any) -> int:
+    """Verify a signed report (DSSE envelope) against trusted public keys, recompute its verdict, and apply
+    the relying party's policy (--max-age, --require-live, trusted profiles and packs...)."""
     if vsa_sign_with and emit_vsa is None:
         raise UsageError("--vsa-sign-with needs --emit-vsa FILE")
+    acceptance = pop_acceptance(policy)
     signers = [signer_from_spec(spec) for spec in vsa_sign_with]  # before verifying: a bad key is a usage error
     if emit_vsa is not None:
         files.check_destination(emit_vsa, "--emit-vsa")  # never through a symlink, never onto an input
-    verified = verify_file(report, load_keys(keys), threshold, expect_target, parse_at(at))
+    verified = verify_file(report, load_keys(keys), threshold, expect_target, parse_at(at), acceptance=acceptance)
     click.echo("\n".join(summary(verified)))
     if emit_vsa is not None:
         write_vsa(verified, report, emit_vsa, signers)
@@ -104,12 +113,15 @@ def write_vsa(verified: Verified, report: Path, path: Path, signers: list[Signer
 @asff.asff_options
 @sarif_location_option
 @click.option("--aws-profile", metavar="NAME", help="AWS named profile for --upload-asff (default: the boto3 chain).")
+@acceptance_options
 def render_command(report: Path, keys: tuple[Path, ...], threshold: int, expect_target: str | None, at: str | None,
                    output_format: str, output: Path | None, only_attention: bool, aws_profile: str | None,
-                   sarif_location: Path | None, **kwargs: object) -> int:
-    """Render a signed report, after verifying it: never from unsigned data. Exits as verify does."""
+                   sarif_location: Path | None, **kwargs: Any) -> int:
+    """Render a signed report, after verifying it (and the policy options): never from unsigned data. Exits as
+    verify does."""
     asff_opts = asff.pop_asff_options(kwargs)
-    verified = verify_file(report, load_keys(keys), threshold, expect_target, parse_at(at))
+    verified = verify_file(report, load_keys(keys), threshold, expect_target, parse_at(at),
+                           acceptance=pop_acceptance(kwargs))
     settings = AwsSettings(asff_opts.region, aws_profile)
     account = asff.render_account(verified.report, asff_opts, settings if asff_opts.upload else None) \
         if output_format == "asff" else None

@@ -65,6 +65,7 @@ def render(report: JsonObject, options: RenderOptions) -> str:
     parts.append(_counts(view))
     parts.append('<h2>What was audited</h2><div id="audited">' + _table(["Field", "Value"], _audited(view)) + "</div>")
     fields = [["Mode", e(view.mode)], ["Profile", f"{e(view.profile_name)} <code>{e(view.profile_digest)}</code>"],
+              *[["Profile limit", e(line)] for line in view.limit_lines],
               ["Run", f"{e(view.run.get('id'))}, finished {e(view.run.get('finishedAt'))}"], ["Tool", e(view.tool)]]
     if signed:
         fields += [["Signers", e(", ".join(signed.signers))],
@@ -126,7 +127,12 @@ def _validity(view: View) -> str:
             f'{e(view.valid_until)}">{e(view.valid_until)}</time></p><p>Audited {e(view.run.get("startedAt"))} to '
             f'<time datetime="{e(view.run.get("finishedAt"))}">{e(view.run.get("finishedAt"))}</time> '
             f"({seconds:g} s, mode {e(view.mode)}). After the time above this report must not gate a "
-            "promotion: if that time has passed, run the audit again.</p></div>")
+            "promotion: if that time has passed, run the audit again.</p>"
+            f'<p id="evidence">Evidence: {_evidence(view)}</p></div>')
+
+
+def _evidence(view: View) -> str:
+    return f"<strong>{e(view.evidence_line)}</strong>" if view.offline else e(view.evidence_line)
 
 
 def _counts(view: View) -> str:

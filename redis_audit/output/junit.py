@@ -88,7 +88,8 @@ def _verdict_suite(suites: ET.Element, view: View, options: RenderOptions) -> No
     counts = obj(view.report.get("effectiveCounts") or view.report.get("counts"))
     props = {"verdict": view.decision, "validUntil": view.valid_until, "mode": view.mode,
              "profile": view.profile_name, "profileDigest": view.profile_digest, "runId": str(view.run.get("id")),
-             "startedAt": str(view.run.get("startedAt")), "tool": view.tool,
+             "startedAt": str(view.run.get("startedAt")), "tool": view.tool, "evidence": view.evidence_line,
+             **{f"profileLimit{i + 1}": line for i, line in enumerate(view.limit_lines)},
              **{f"count.{status}": str(n) for status, n in counts.items()}}
     if options.signed:
         props |= {"envelopeSha256": options.signed.envelope_sha256, "signers": ", ".join(options.signed.signers),

@@ -35,6 +35,8 @@ def render(report: JsonObject, options: RenderOptions) -> str:
             f"| Valid until | {md(view.valid_until)} |",
             f"| Mode | {md(view.mode)} |",
             f"| Profile | {md(view.profile_name)} (`{md(view.profile_digest)}`) |",
+            *[f"| Profile limit | {md(line)} |" for line in view.limit_lines],
+            f"| Evidence | {'**' if view.offline else ''}{md(view.evidence_line)}{'**' if view.offline else ''} |",
             f"| Run | {md(view.run.get('id'))}, finished {md(view.run.get('finishedAt'))} |",
             f"| Tool | {md(view.tool)} |"]
     if signed:

@@ -69,8 +69,9 @@ def render(report: JsonObject, options: RenderOptions) -> str:
                if view.gate(f) in (BLOCKING, INCONCLUSIVE, NEEDS_ATTENTION) and effective(f) != "SKIP"]
     results += _gate_results(view, source, index)
     properties: dict[str, Any] = {"verdict": view.decision, "validUntil": view.valid_until, "mode": view.mode,
-                                  "profile": view.profile_name, "signoff": view.signoff, "blockers": view.blockers,
-                                  "reasons": view.reasons}
+                                  "profile": view.profile_name, "profileDigest": view.profile_digest,
+                                  "profileLimits": view.limit_lines, "evidence": view.evidence_line,
+                                  "signoff": view.signoff, "blockers": view.blockers, "reasons": view.reasons}
     if options.signed:
         properties["envelopeSha256"] = options.signed.envelope_sha256
         properties["signers"] = list(options.signed.signers)

@@ -25,7 +25,10 @@ def render(report: JsonObject, options: RenderOptions) -> str:
     lines = [
         f"Target:  {view.target}  ({topology.get('kind')}, {len(topology.get('nodes') or [])} data nodes, "
         f"{len(topology.get('sentinels') or [])} sentinels)",
-        f"Profile: {view.profile_name}   Mode: {view.mode}   Valid until: {view.valid_until}",
+        f"Profile: {view.profile_name}  {view.profile_digest}",
+        *[f"         {line}" for line in view.limit_lines],
+        f"Mode: {view.mode}   Valid until: {view.valid_until}",
+        f"Evidence: {view.evidence_line}",
         f"Verdict: {_paint(view.decision, options)}",
     ]
     if view.reasons:  # first: an audit that could not reach the target must say so before anything else

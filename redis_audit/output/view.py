@@ -40,6 +40,14 @@ def not_applicable(finding: dict[str, Any]) -> bool:
         "applies to ")
 
 
+def _value(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _rank(order: tuple[str, ...], value: object) -> int:
     return order.index(str(value)) if str(value) in order else len(order)
 
@@ -74,7 +82,42 @@ class View:
 
     @property
     def profile_name(self) -> str:
-        return str(obj(self.report.get("profile")).get("name"))
+        """The profile by its origin (built-in of a release, or the file): never a name a file can claim."""
+        profile = obj(self.report.get("profile"))
+        origin = obj(profile.get("origin"))
+        if origin.get("kind") == "builtin":
+            return f"builtin:{origin.get('name')} (redis-audit {origin.get('toolVersion')})"
+        if origin.get("kind") == "file":
+            return f"file {origin.get('path')} (declares name {profile.get('declaredName')!r})"
+        return f"inline (declares name {profile.get('declaredName')!r})"
+
+    @property
+    def evidence(self) -> dict[str, Any]:
+        return obj(self.report.get("evidence"))
+
+    @property
+    def offline(self) -> bool:
+        return self.evidence.get("source") == "snapshot"
+
+    @property
+    def evidence_line(self) -> str:
+        """Live, or judged offline from a snapshot: said in every rendering."""
+        e = self.evidence
+        if self.offline:
+            file = obj(e.get("snapshot"))
+            return (f"judged offline from a snapshot collected at {e.get('collectionStartedAt')} (as the snapshot "
+                    f"states; {file.get('name')}, sha256:{file.get('sha256')})")
+        return f"collected live, {e.get('collectionStartedAt')} to {e.get('collectionFinishedAt')}"
+
+    @property
+    def limit_lines(self) -> list[str]:
+        """The issuing limits the sign-off floor raised, and those this profile relaxes."""
+        limits = obj(obj(self.report.get("profile")).get("limits"))
+        lines = [f"{limits.get('floor')} floor: {r.get('key')} {_value(r.get('given'))} -> {_value(r.get('used'))}"
+                 for r in items(limits.get("raised"))]
+        lines += [f"relaxed: {r.get('key')} = {_value(r.get('value'))} (built-in: {_value(r.get('builtin'))})"
+                  for r in items(limits.get("relaxed"))]
+        return lines
 
     @property
     def profile_digest(self) -> str:

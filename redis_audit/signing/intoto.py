@@ -11,7 +11,7 @@ from redis_audit.signing.errors import InvalidReport, short_repr
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 # The major version lives in the URI: a breaking change to the report's shape means .../v2.
-PREDICATE_TYPE = "https://redis-audit.dev/attestations/readiness/v1"
+PREDICATE_TYPE = "https://redis-audit.dev/attestations/readiness/v2"  # v2: evidence, profile origin
 
 
 @dataclass(frozen=True)

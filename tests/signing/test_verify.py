@@ -154,7 +154,7 @@ def test_unsigned_payload_helper_matches_the_signed_reports(ed_signer: LocalSign
     [
         ({"_type": "https://in-toto.io/Statement/v0.1"}, "payload _type is"),
         ({"_type": None}, "payload _type is None"),
-        ({"predicateType": "https://redis-audit.dev/attestations/readiness/v2"}, "predicateType is"),
+        ({"predicateType": "https://redis-audit.dev/attestations/readiness/v1"}, "predicateType is"),  # the old major
         ({"predicateType": None}, "statement has no predicateType"),
         ({"subject": []}, "statement has no subject"),
         ({"predicate": {"verdict": {}}}, "predicate.target is missing"),
