@@ -104,9 +104,9 @@ def read_snapshot(path: Path, now: dt.datetime) -> tuple[Snapshot, Evidence]:
 
 
 def check_snapshot_age(evidence: Evidence, mode: str, max_age_hours: int, validity_hours: int,
-                       now: dt.datetime) -> None:
+                       now: dt.datetime, signing: bool) -> None:
     """Before judging: pre-promotion and signoff refuse a snapshot older than the profile's limit, and no
-    signed mode judges one so old that the report would be born expired (validity counts from collection)."""
+    signed report is judged from one so old that it would be born expired (validity counts from collection)."""
     if not evidence.offline:
         return
     age = now - evidence.collection_started
@@ -114,7 +114,7 @@ def check_snapshot_age(evidence: Evidence, mode: str, max_age_hours: int, validi
     if mode in SNAPSHOT_AGE_MODES and age > dt.timedelta(hours=max_age_hours):
         raise UsageError(f"--from-snapshot: collected at {collected}, {_hours(age)} ago; a {mode} run judges "
                          f"snapshots up to {max_age_hours} h old (report.max_snapshot_age_hours)")
-    if mode != "local" and age >= dt.timedelta(hours=validity_hours):
+    if (signing or mode != "local") and age >= dt.timedelta(hours=validity_hours):
         raise UsageError(f"--from-snapshot: collected at {collected}, {_hours(age)} ago: a {mode} report from it "
                          f"would already be expired ({validity_hours} h validity from collection)")
 

@@ -135,10 +135,12 @@ def test_a_local_report_from_the_edited_snapshot_says_offline_in_every_rendering
     for fmt in ("table", "markdown", "html", "junit", "sarif"):
         code, out, _ = cli(capsys, "run", "--from-snapshot", snapshot, "--format", fmt)
         assert phrase in out and sha256 in out, fmt
-    # Signed (local mode signs too when asked): validity counts from the collection, so it is born expired...
+    # Signed (local mode signs too when asked): validity counts from the collection, so it would be born
+    # expired: refused before judging.
     envelope = tmp_path / "old.dsse.json"
-    assert cli(capsys, "run", "--from-snapshot", snapshot, "--sign-with", key.private_key, "--output",
-               envelope)[0] == 4
+    code, out, err = cli(capsys, "run", "--from-snapshot", snapshot, "--sign-with", key.private_key, "--output",
+                         envelope)
+    assert code == 2 and out == "" and "would already be expired (168 h validity from collection)" in err
     # ...and two days old, it verifies, names the other deployment, and says how it was judged.
     snapshot = edited(live_run["snapshot"], tmp_path / "two-days.json", dt.timedelta(days=2))
     code, _, err = cli(capsys, "run", "--from-snapshot", snapshot, "--sign-with", key.private_key, "--output",

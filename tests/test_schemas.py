@@ -22,7 +22,7 @@ from tests.reportkit import ALL_PASS, make_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = sorted((ROOT / "sample_reports").glob("*/report.json"))
-DOCUMENT_SCHEMA = {"report": "redis-audit/report/v1", "snapshot": "redis-audit/snapshot/v1",
+DOCUMENT_SCHEMA = {"report": "redis-audit/report/v2", "snapshot": "redis-audit/snapshot/v1",
                    "latency-result": "redis-audit/latency-result/v1",
                    "failover-result": "redis-audit/failover-result/v1", "checks": "redis-audit/checks/v1"}
 
@@ -32,10 +32,10 @@ def test_every_schema_is_valid_and_versioned_with_the_field_it_describes() -> No
     for name in schema_names():
         schema = load_schema(name)
         Draft202012Validator.check_schema(schema)
-        assert schema["$id"] == f"urn:redis-audit:schema:{name}:v1"
+        version = DOCUMENT_SCHEMA.get(name, "readiness/v2").rsplit("/", 1)[1]  # the statement follows the report
+        assert schema["$id"] == f"urn:redis-audit:schema:{name}:{version}"
         if name in DOCUMENT_SCHEMA:
             assert schema["properties"]["schema"] == {"const": DOCUMENT_SCHEMA[name]}
-            assert DOCUMENT_SCHEMA[name].endswith("/v1")
 
 
 def test_the_user_facing_schemas_directory_is_the_package_data() -> None:
@@ -97,7 +97,9 @@ def _broken(document: dict[str, Any], path: tuple[str | int, ...], value: object
     (("counts", "PASS"), 1.5, False, "counts/PASS"),
     (("run", "finishedAt"), "yesterday", False, "run/finishedAt"),
     (("topology", "kind"), "mesh", False, "topology/kind"),
-    (("schema",), "redis-audit/report/v2", False, "schema"),
+    (("schema",), "redis-audit/report/v1", False, "schema"),
+    (("evidence", "source"), "guessed", False, "evidence/source"),
+    (("profile", "name"), "signoff", False, "profile"),
     (("surprise",), 1, False, "top level"),
 ])
 def test_a_broken_report_fails(path: tuple[str | int, ...], value: object, delete: bool, where: str) -> None:

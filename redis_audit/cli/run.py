@@ -165,7 +165,7 @@ def run(target: str | None, profile: str | None, output_format: str, output: Pat
             raise UsageError("give either TARGET or --from-snapshot, not both")
         snapshot, evidence = read_snapshot(from_snapshot, now())
         check_snapshot_age(evidence, mode, limited.report.max_snapshot_age_hours, limited.validity_hours(mode),
-                           now())
+                           now(), signing=bool(signers))
     else:
         options = AuditOptions(loaded_profile, deadline, Timeouts(connect_timeout, command_timeout))
         built = resolve_target(target, target_opts, aws_opts)

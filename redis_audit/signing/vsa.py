@@ -37,18 +37,25 @@ def build_vsa(verified: VerifiedStatement, envelope_uri: str, time_verified: dt.
     decision = verdict.get("decision") if isinstance(verdict, dict) else None
     passed = decision == "READY"
     subject = verified.subject  # the one whose digest matched the report's fingerprint
-    profile_name = profile.get("name") if isinstance(profile, dict) else None
     profile_digest = profile.get("digest") if isinstance(profile, dict) else None
+    origin = profile.get("origin") if isinstance(profile, dict) else None
+    evidence = report.get("evidence")
+    # The policy is named by its origin or digest, never by the name a profile file gives itself.
+    policy_path = (f"builtin/{origin.get('name')}" if isinstance(origin, dict) and origin.get("kind") == "builtin"
+                   else f"sha256/{_sha256_hex(profile_digest)}")
     predicate: JsonObject = {
         "verifier": {"id": VERIFIER_ID, "version": {"redis-audit": __version__}},
         "timeVerified": _rfc3339(time_verified),
         "resourceUri": subject.name,
-        "policy": {"uri": f"{POLICY_URI}{profile_name}", "digest": {"sha256": _sha256_hex(profile_digest)}},
+        "policy": {"uri": f"{POLICY_URI}{policy_path}", "digest": {"sha256": _sha256_hex(profile_digest)}},
         "inputAttestations": [{"uri": envelope_uri, "digest": {"sha256": verified.envelope_sha256}}],
         "verificationResult": "PASSED" if passed else "FAILED",
         "verifiedLevels": [READY_LEVEL] if passed else ["FAILED"],
         # Beyond the VSA fields (consumers ignore unknown fields): what the policy decided, and until when.
         "redisAudit": {"decision": str(decision), "validUntil": str(verdict.get("validUntil"))
-                       if isinstance(verdict, dict) else "", "reportPredicateType": verified.statement.predicate_type},
+                       if isinstance(verdict, dict) else "", "reportPredicateType": verified.statement.predicate_type,
+                       # live, or judged offline from a snapshot (collected when the file says)
+                       "evidence": {k: evidence.get(k) for k in ("source", "collectionStartedAt")}
+                       if isinstance(evidence, dict) else None},
     }
     return Statement((subject,), VSA_PREDICATE_TYPE, predicate)
