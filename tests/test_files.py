@@ -6,6 +6,7 @@ writes a file, and every file option of every command is either an output tested
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import stat
@@ -21,6 +22,7 @@ from redis_audit.files import write_file
 from redis_audit.signing.keys import generate_keypair
 from redis_audit.snapshot import Snapshot, TargetInfo
 from redis_audit.topology import DeploymentKind, Topology
+from redis_audit.waivers import rfc3339
 
 ROOT = Path(__file__).resolve().parent.parent / "redis_audit"
 WRITE_CALL = re.compile(r"\.write_text\(|\.write_bytes\(|\bos\.open\(|\bos\.replace\(|\bos\.rename\(|\.touch\("
@@ -34,7 +36,7 @@ OUTPUTS = {("run", "--output"), ("run", "--save-snapshot"), ("render", "--output
 INPUTS = {"--profile", "--from-snapshot", "--probe-results", "--waivers", "--key", "--password-file",
           "--sentinel-password-file", "--tls-ca", "--tls-cert", "--tls-key", "--sarif-location",
           "--failover-password-file", "--failover-sentinel-password-file", "--failover-sandbox-state",
-          "--sandbox-state", "--state-dir", "REPORT", "OLD", "NEW"}
+          "--sandbox-state", "--state-dir", "REPORT", "OLD", "NEW", "--trusted-packs", "--trusted-profiles"}
 
 
 def file_options() -> set[tuple[str, str]]:
@@ -79,8 +81,8 @@ def workspace(tmp_path: Path) -> dict[str, Path]:
     target = TargetInfo(url="redis://127.0.0.1:1", kind="redis", seeds=("127.0.0.1:1",), tls=False,
                         tls_verify=True, user=None, name="saved")
     snapshot = tmp_path / "snap.json"
-    Snapshot(target, Topology(DeploymentKind.STANDALONE), {}, "2026-05-04T10:00:00Z", "2026-05-04T10:00:01Z",
-             "0.1.0").save(snapshot)
+    collected = rfc3339(dt.datetime.now(dt.UTC))  # fresh: a signed report's validity counts from collection
+    Snapshot(target, Topology(DeploymentKind.STANDALONE), {}, collected, collected, "0.1.0").save(snapshot)
     keys = generate_keypair(tmp_path / "keys")
     profile = tmp_path / "profile.toml"
     profile.write_bytes(b"[general]\nname = 'mine'\n")
