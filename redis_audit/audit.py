@@ -21,6 +21,7 @@ from redis_audit.profile import Profile, ProfileOrigin
 from redis_audit.provenance import Evidence, live_evidence
 from redis_audit.registry import LoadedPack, all_checks, discover_packs
 from redis_audit.report import Report
+from redis_audit.secret import scrub
 from redis_audit.snapshot import Fact, Snapshot
 from redis_audit.target import Target
 from redis_audit.topology import DeploymentKind, Topology, Unreachable
@@ -38,11 +39,24 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def collect_snapshot(target: Target, options: AuditOptions) -> Snapshot:
-    """Discover the deployment and collect every fact, within the deadline. Never raises for the network."""
+def collect_snapshot(target: Target, options: AuditOptions, deadline: Deadline | None = None) -> Snapshot:
+    """Discover the deployment and collect every fact, within the deadline. Never raises for the network.
+
+    The deadline is a wall (deadline.py): given, it is the caller's (which may still need it, for the
+    failover probe); otherwise one of options.deadline_s is made here, and closed before returning.
+    """
     started = now()
-    deadline = Deadline.after(options.deadline_s)
+    own = deadline is None
+    wall = Deadline.after(options.deadline_s) if deadline is None else deadline
     target = with_allowed_hosts(target, options.profile.target.allowed_hosts)  # where credentials may go
+    try:
+        return _collect(target, options, wall, started)
+    finally:
+        if own:
+            wall.close()
+
+
+def _collect(target: Target, options: AuditOptions, deadline: Deadline, started: dt.datetime) -> Snapshot:
     try:
         if not target.seeds:  # e.g. the control plane named no endpoint: only deployment facts are collected
             raise DiscoveryFailed("no data-plane endpoint to connect to")
@@ -50,6 +64,10 @@ def collect_snapshot(target: Target, options: AuditOptions) -> Snapshot:
     except DiscoveryFailed as exc:
         seeds = tuple(Unreachable(a, None, str(exc)) for a in target.seeds)
         topology = Topology(DeploymentKind.UNKNOWN, unreachable=seeds)
+    except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:  # a seed's replies made no sense
+        reason = f"discovery failed on a reply it could not interpret: {type(exc).__name__}: {scrub(exc)}"
+        topology = Topology(DeploymentKind.UNKNOWN, unreachable=tuple(Unreachable(a, None, reason)
+                                                                      for a in target.seeds))
     ctx = CollectContext(target, topology, options.profile, options.timeouts)
     collected = collect_all(list(topology.all_nodes()), ctx, node_collectors(), deadline)
     # After node collection, not beside it: the latency probe must not share the CPU (and the GIL)

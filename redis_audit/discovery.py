@@ -55,13 +55,15 @@ class Discoverer:
 
     def _call(self, address: Address, credentials: Credentials, *args: Any) -> Any:
         timeouts = self.deadline.timeouts(self.timeouts)
-        client = open_client(address, tls=self.target.tls, credentials=credentials, timeouts=timeouts)
+        client = open_client(address, tls=self.target.tls, credentials=credentials, timeouts=timeouts,
+                             deadline=self.deadline)
         try:
             return client.execute_command(*args)
         except AuthenticationError:
             # Refused because the server has no password at all? Then discovery goes on without one;
             # collection finds the same and reports the open server (collect.base.open_session).
-            if credentials == Credentials() or answers_without_password(address, self.target.tls, timeouts) is None:
+            if credentials == Credentials() or answers_without_password(address, self.target.tls, timeouts,
+                                                                        self.deadline) is None:
                 raise
             return self._call(address, Credentials(), *args)
         finally:

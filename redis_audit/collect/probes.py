@@ -23,7 +23,8 @@ def ping_without_credentials(address: Address, tls: TlsOptions, session: NodeSes
 
     'answered' is True when any RESP reply came back (NOAUTH included): the address is reachable.
     """
-    client = open_client(address, tls=tls, credentials=Credentials(), timeouts=session.timeouts, client_name=None)
+    client = open_client(address, tls=tls, credentials=Credentials(), timeouts=session.timeouts, client_name=None,
+                         deadline=session.deadline)
     try:
         reply = client.execute_command(*command)
         text = str(reply) if isinstance(reply, str) else f"{type(reply).__name__} reply"

@@ -14,6 +14,7 @@ from typing import Any
 
 from redis_audit.collect.base import CollectContext, NodeSession
 from redis_audit.collect.probes import ping_without_credentials
+from redis_audit.deadline import Deadline, handshake_guard
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.snapshot import Fact
 from redis_audit.target import TlsOptions
@@ -31,7 +32,8 @@ _PROBE_CIPHERS = "DEFAULT:@SECLEVEL=0"
 _LOCAL_REFUSALS = ("NO_PROTOCOLS_AVAILABLE", "no protocols available", "UNSUPPORTED_PROTOCOL")
 
 
-def protocol_handshake(host: str, port: int, version: ssl.TLSVersion, tls: TlsOptions, timeout: float) -> JsonObject:
+def protocol_handshake(host: str, port: int, version: ssl.TLSVersion, tls: TlsOptions, timeout: float,
+                       deadline: Deadline | None = None) -> JsonObject:
     """One handshake pinned to `version`: accepted, or who refused it (server, client, network)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -47,7 +49,9 @@ def protocol_handshake(host: str, port: int, version: ssl.TLSVersion, tls: TlsOp
     except ssl.SSLError as exc:
         return {"accepted": False, "refusedBy": "client", "error": f"{type(exc).__name__}: {exc}"}
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw, context.wrap_socket(raw) as conn:
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                handshake_guard(raw, timeout, f"a TLS handshake with {host}:{port}", deadline), \
+                context.wrap_socket(raw) as conn:
             return {"accepted": True, "negotiated": str(conn.version())}
     except ssl.SSLError as exc:
         text = str(exc)
@@ -73,7 +77,7 @@ class TlsProtocolProbe:
         attempts: list[JsonValue] = []
         for label, version in (*LEGACY_PROTOCOLS, CONTROL_PROTOCOL):
             result = protocol_handshake(address.host, address.port, version, ctx.target.tls,
-                                        session.timeouts.connect_s)
+                                        session.timeouts.connect_s, session.deadline)
             attempts.append({"protocol": label, **result})
         return {self.name: Fact(value={"address": str(address), "attempts": attempts})}
 

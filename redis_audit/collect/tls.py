@@ -10,6 +10,7 @@ from typing import Any
 from cryptography import x509
 
 from redis_audit.collect.base import CollectContext, NodeSession, classify_error
+from redis_audit.deadline import Deadline, handshake_guard
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.snapshot import Fact
 from redis_audit.topology import Role
@@ -35,11 +36,13 @@ def describe_certificate(der: bytes, now: dt.datetime) -> JsonObject:
     }
 
 
-def verifying_handshake(host: str, port: int, ca_file: str | None, timeout: float) -> JsonObject:
+def verifying_handshake(host: str, port: int, ca_file: str | None, timeout: float,
+                        deadline: Deadline | None = None) -> JsonObject:
     """Whether the server's chain and hostname verify against the CA, as a strict client would see it."""
     context = ssl.create_default_context(cafile=ca_file)
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw, \
+                handshake_guard(raw, timeout, f"the verifying TLS handshake with {host}:{port}", deadline), \
                 context.wrap_socket(raw, server_hostname=host) as tls:
             return {"ok": True, "protocol": str(tls.version())}
     except ssl.SSLCertVerificationError as exc:
@@ -69,6 +72,7 @@ class TlsCollector:
             session.node.address.port,
             str(tls.ca_file) if tls.ca_file else None,
             session.timeouts.connect_s,
+            session.deadline,
         )
         return {"tls.handshake": Fact(value=handshake)}
 
@@ -77,7 +81,7 @@ class TlsCollector:
         pool = session.client.connection_pool
         connection: Any = pool.get_connection()
         try:
-            sock = connection._sock
+            sock = getattr(connection._sock, "raw", connection._sock)  # under the BoundedSocket
             if not isinstance(sock, ssl.SSLSocket):
                 raise ssl.SSLError("the connection is not TLS")
             der = sock.getpeercert(binary_form=True)
