@@ -14,12 +14,15 @@ import redis
 
 from redis_audit.cli.options import build_target, pop_target_options, target_options
 from redis_audit.client import Timeouts
-from redis_audit.collect.base import Deadline
 from redis_audit.collect.keyspace import census_options
+from redis_audit.deadline import Deadline, DeadlineExceeded
 from redis_audit.discovery import DiscoveryFailed, discover
-from redis_audit.exitcodes import InconclusiveError
+from redis_audit.exitcodes import ExitCode, InconclusiveError
 from redis_audit.node_trust import with_allowed_hosts
 from redis_audit.profile import load_profile
+from redis_audit.secret import scrub
+
+DEFAULT_DEADLINE_S = 3600.0
 
 
 class Progress:
@@ -104,13 +107,19 @@ def render_table(result: dict[str, Any]) -> str:
                    "the output says typesSampled). Default: profile ([keyspace] types, per-key).")
 @click.option("--prefix", "prefixes", multiple=True, help="Group keys by this prefix (repeatable).")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--time-budget", type=click.FloatRange(min=0), default=0.0, help="Seconds; 0: no limit.")
+@click.option("--time-budget", type=click.FloatRange(min=0), default=0.0,
+              help="Seconds of scanning: no new slice starts after them; 0: no limit.")
+@click.option("--deadline", type=click.FloatRange(min=1), default=DEFAULT_DEADLINE_S, show_default=True,
+              help="Seconds the whole census may take, whatever the servers do (then exit 3).")
 @click.option("--replicas", is_flag=True, help="Scan a replica of each primary where one exists.")
 def census(target: str, profile: Path | None, mode: str | None, budget: int | None, types: str | None,
-           prefixes: tuple[str, ...], output_format: str, time_budget: float, replicas: bool, **kwargs: Any) -> int:
+           prefixes: tuple[str, ...], output_format: str, time_budget: float, deadline: float, replicas: bool,
+           **kwargs: Any) -> int:
     """Group TARGET's keys by pattern: counts, types, corrected bytes, TTL histogram, keys without TTL."""
-    from redis_audit.keyspace import run_census
+    from redis_audit.keyspace import CensusError, run_census
 
+    wall = Deadline.after(deadline, "census")  # from here on, nothing of this census outlives it
+    click.get_current_context().call_on_close(wall.close)
     loaded = load_profile(profile)
     built = with_allowed_hosts(build_target(target, pop_target_options(kwargs)), loaded.target.allowed_hosts)
     options = census_options(loaded, time_budget)
@@ -123,19 +132,33 @@ def census(target: str, profile: Path | None, mode: str | None, budget: int | No
         scan=dataclasses.replace(options.scan, types=types or options.scan.types),
     )
     try:
-        topology = discover(built, Timeouts(), Deadline.after(30))
+        topology = discover(built, Timeouts(), wall)
     except DiscoveryFailed as exc:
         raise InconclusiveError(f"cannot reach {built.url()}: {exc}") from None
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise InconclusiveError(f"cannot discover {built.url()}: a reply made no sense ({type(exc).__name__})") \
+            from None
     progress = Progress()
     try:
-        result = run_census(built, topology, options, progress)
+        result = run_census(built, topology, options, progress, deadline=wall)
     except redis.ResponseError as exc:  # a command refused, e.g. NOPERM: the census cannot be taken
         hint = " (the auditor needs what `redis-audit acl suggest` grants)" if "NOPERM" in str(exc) else ""
-        raise InconclusiveError(f"the census of {built.url()} was refused: {exc}{hint}") from None
+        raise InconclusiveError(f"the census of {built.url()} was refused: {scrub(exc)}{hint}") from None
+    except (CensusError, DeadlineExceeded) as exc:
+        raise InconclusiveError(f"the census of {built.url()} could not be taken: {scrub(exc)}") from None
     finally:
         progress.finish()
     if output_format == "json":
         click.echo(json.dumps(result, indent=2, sort_keys=True))
     else:
         click.echo(render_table(result), nl=False)
-    return 0 if result.get("complete") else 3
+    if result.get("complete"):
+        return 0
+    stopped = [f"{n.get('address')}: {n.get('error')}" for n in _nodes(result) if n.get("error")]
+    click.echo(f"redis-audit: incomplete: the census of {built.url()} is partial: {'; '.join(stopped)}", err=True)
+    return int(ExitCode.INCONCLUSIVE)
+
+
+def _nodes(result: dict[str, Any]) -> list[dict[str, Any]]:
+    nodes = result.get("nodes")
+    return [n for n in nodes if isinstance(n, dict)] if isinstance(nodes, list) else []

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from redis_audit.collect.base import CollectContext, Deadline, DeadlineExceeded
 from redis_audit.profile import Profile
-from redis_audit.snapshot import Fact
+from redis_audit.snapshot import Fact, FactError, FactErrorKind
 from redis_audit.topology import Role
 
 if TYPE_CHECKING:
@@ -62,4 +62,10 @@ class KeyspaceCensusCollector:
         from redis_audit.keyspace import run_census
 
         options = dataclasses.replace(census_options(ctx.profile, budget), timeouts=deadline.timeouts(ctx.timeouts))
-        return {self.name: Fact(value=run_census(ctx.target, ctx.topology, options))}
+        result = run_census(ctx.target, ctx.topology, options, deadline=deadline)
+        nodes = result.get("nodes")
+        failed = [n for n in nodes if isinstance(n, dict) and n.get("failed")] if isinstance(nodes, list) else []
+        if failed:  # a node's server failed the census (refused replies, lost, silent): no census to judge
+            reasons = "; ".join(f"{n.get('address')}: {n.get('error')}" for n in failed)
+            return {self.name: Fact(error=FactError(FactErrorKind.ERROR, self.name, f"the census failed: {reasons}"))}
+        return {self.name: Fact(value=result)}

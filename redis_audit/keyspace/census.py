@@ -4,20 +4,24 @@
 
 Every primary is scanned once (a replica of it instead, when read_from_replicas is set and one
 exists). All connections come from ``open_client`` with decode=False, so the read-only guard
-applies to every command and key names stay bytes.
+applies to every command and key names stay bytes. With a `Deadline`, the census is a wall's
+tenant like everything else: no new slice starts near it, and what is still under way at it is
+cut (DeadlineExceeded, saying which nodes were still being scanned).
 """
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import redis
 
 from redis_audit.client import Timeouts, open_client
 from redis_audit.collect.parse import parse_info
+from redis_audit.daemons import run_on_daemons
+from redis_audit.deadline import Deadline, DeadlineExceeded
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.keyspace import overhead as oh
 from redis_audit.keyspace.patterns import Grouper
@@ -29,6 +33,8 @@ from redis_audit.target import Target
 from redis_audit.topology import DeploymentKind, Node, Topology
 
 MAX_PARALLEL_NODES = 8
+# Under a deadline, no new slice starts in its last second: what is on the wire still has time to come back.
+DEADLINE_MARGIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,10 +87,24 @@ class _Prepared:
     overhead: oh.Overhead
 
 
-def _prepare(node: Node, target: Target, options: CensusOptions) -> _Prepared:
+def _prepare(node: Node, target: Target, options: CensusOptions, deadline: Deadline | None) -> _Prepared:
     client = open_client(node.address, tls=target.tls, credentials=target.credentials,
-                         timeouts=options.timeouts, decode=False)
-    info = parse_info(client.execute_command("INFO", "everything").decode("utf-8", "replace"))
+                         timeouts=options.timeouts, decode=False, deadline=deadline)
+    try:
+        return _prepared(node, client)
+    except redis.ResponseError:
+        client.close()
+        raise  # refused (NOPERM...): the caller says what the auditor lacks
+    except Exception as exc:  # unreachable, too slow, or a reply that makes no sense
+        client.close()
+        raise CensusError(f"{node.address}: {type(exc).__name__}: {exc}") from None
+
+
+def _prepared(node: Node, client: redis.Redis) -> _Prepared:
+    reply = client.execute_command("INFO", "everything")
+    if not isinstance(reply, bytes):
+        raise CensusError(f"{node.address}: INFO answered with a {type(reply).__name__}, not text")
+    info = parse_info(reply.decode("utf-8", "replace"))
     db0 = info.get("keyspace", {}).get("db0", "")
     fields = dict(p.split("=", 1) for p in db0.split(",") if "=" in p)
     keys, expires = int(fields.get("keys", 0)), int(fields.get("expires", 0))
@@ -107,13 +127,13 @@ def _prepare(node: Node, target: Target, options: CensusOptions) -> _Prepared:
 
 
 def run_census(target: Target, topology: Topology, options: CensusOptions,
-               progress: Callable[[int, int], None] | None = None) -> JsonObject:
+               progress: Callable[[int, int], None] | None = None, deadline: Deadline | None = None) -> JsonObject:
     """Scan every shard once and return the census as JSON (ints and strings only)."""
     started = time.monotonic()
     chosen = nodes_to_scan(topology, options.read_from_replicas)
     if not chosen:
         raise CensusError("no primary to scan")
-    prepared = [_prepare(node, target, options) for node in chosen]
+    prepared = [_prepare(node, target, options, deadline) for node in chosen]
     total = sum(p.dbsize for p in prepared)
     mode = options.mode
     if mode == "sampled" and _exact_cost(total, options.scan) <= options.budget:
@@ -125,12 +145,12 @@ def run_census(target: Target, topology: Topology, options: CensusOptions,
         if progress is not None:
             progress(done[0], total)
 
-    deadline = started + options.time_budget_s if options.time_budget_s > 0 else 0.0
+    stop_at = _stop_at(started, options.time_budget_s, deadline)
     cluster_replica = topology.kind is DeploymentKind.CLUSTER and options.read_from_replicas
 
     def scan(p: _Prepared) -> NodeCensus:
         share = p.dbsize / total if total else 1.0 / len(prepared)
-        settings = replace(options.scan, mode=mode, deadline=deadline,
+        settings = replace(options.scan, mode=mode, deadline=stop_at,
                            budget=max(int(options.budget * share), 1000))
         link = Link(p.client)
         if cluster_replica and str(p.node.role) == "replica":
@@ -147,17 +167,43 @@ def run_census(target: Target, topology: Topology, options: CensusOptions,
         return NodeCensus(str(p.node.address), str(p.node.role), p.dbsize, p.expires, p.used_memory,
                           mode == "sampled", agg, state, p.overhead, link.commands_sent)
 
-    if len(prepared) == 1:
-        nodes = [scan(prepared[0])]
-    else:
-        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_NODES, len(prepared)),
-                                thread_name_prefix="census") as pool:
-            nodes = list(pool.map(scan, prepared))
+    nodes = _scan_all(prepared, scan, deadline)
     labels = nodes[0].agg.labels
     result = merge(nodes, mode, labels, int((time.monotonic() - started) * 1000), options.scan.type_sample_every)
     if mode != options.mode:
         result["modeRequested"] = options.mode
     return result
+
+
+def _stop_at(started: float, time_budget_s: float, deadline: Deadline | None) -> float:
+    """When no new slice may start (monotonic; 0: never): the time budget's end, or near the deadline."""
+    stops = [started + time_budget_s] if time_budget_s > 0 else []
+    if deadline is not None and deadline.at != float("inf"):
+        stops.append(deadline.at - DEADLINE_MARGIN_S)
+    return min(stops, default=0.0)
+
+
+def _scan_all(prepared: list[_Prepared], scan: Callable[[_Prepared], NodeCensus],
+              deadline: Deadline | None) -> list[NodeCensus]:
+    """Each node on a daemon thread (at most MAX_PARALLEL_NODES at once), in the order given.
+
+    Daemon threads, and a wait bounded by the deadline: a node stuck on a hostile server can
+    neither hold the census past its deadline nor keep the process alive after it.
+    """
+    done = run_on_daemons(len(prepared), lambda i: scan(prepared[i]), MAX_PARALLEL_NODES, "census")
+    results: dict[int, NodeCensus] = {}
+    while len(results) < len(prepared):
+        left = None if deadline is None or deadline.at == float("inf") else max(0.0, deadline.remaining())
+        try:
+            index, outcome = done.get(timeout=left)
+        except queue.Empty:
+            under_way = ", ".join(str(p.node.address) for i, p in enumerate(prepared) if i not in results)
+            assert deadline is not None
+            raise DeadlineExceeded(deadline.message(f"the census of {under_way}")) from None
+        if isinstance(outcome, Exception):
+            raise outcome
+        results[index] = outcome
+    return [results[i] for i in range(len(prepared))]
 
 
 def _exact_cost(keys: int, scan: ScanSettings) -> int:

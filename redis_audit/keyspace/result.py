@@ -90,6 +90,7 @@ class NodeCensus:
             "commands": self.commands,
             "complete": self.state.error is None,
             "error": self.state.error,
+            "failed": self.state.failed,
             "overheadSource": self.overhead.source,
             "mainBucketBytes": self.overhead.main_buckets,
             "expiresBytes": self.overhead.expires_bytes,

@@ -21,6 +21,7 @@ from typing import Any
 
 from redis import exceptions as rexc
 
+from redis_audit.deadline import DeadlineExceeded
 from redis_audit.guard import joined
 from redis_audit.keyspace.batch import TYPE_ONLY, Batch, blank
 from redis_audit.keyspace.bigvalues import BigValues
@@ -29,6 +30,7 @@ from redis_audit.keyspace.patterns import Grouper
 from redis_audit.keyspace.pipeline import Pipeline, Request
 from redis_audit.keyspace.stats import Aggregator, _type_name
 from redis_audit.keyspace.wire import Link, parse_scan
+from redis_audit.replies import ReplyRefused
 
 RETRYABLE = (rexc.ConnectionError, rexc.TimeoutError)
 # The three facts per key, interleaved key by key (the key's entry is still in the server's cache for the
@@ -97,6 +99,7 @@ class NodeState:
     slices: int = 0
     retries: int = 0
     error: str | None = None
+    failed: bool = False  # stopped by a failure (the server's), not by its time or command budget
     big_keys: list[BigKey] = field(default_factory=list)
     big_key_count: int = 0
 
@@ -127,9 +130,11 @@ class NodeScanner:
     # -- the loops -------------------------------------------------------------------------------
     def run(self) -> NodeState:
         step = self._exact_run if self.settings.mode == "exact" else self._sampled_run
+        failure = ""  # the last failure retried, should the time run out while retrying
         while not self.state.done:
             if self._out_of_time():
-                self.state.error = "time budget exhausted"
+                self.state.error = "time budget exhausted" + (f" (while retrying after {failure})" if failure else "")
+                self.state.failed = bool(failure)
                 break
             try:
                 step()
@@ -137,16 +142,26 @@ class NodeScanner:
             except RETRYABLE as exc:
                 self.link.reset()  # replay from state.cursor: nothing after it was folded in
                 self.state.retries += 1
-                if self.state.retries > self.settings.retries:
-                    self.state.error = f"{type(exc).__name__}: {exc}"
+                # No retry makes a refused reply acceptable or gives back an expired deadline.
+                final = isinstance(exc, ReplyRefused | DeadlineExceeded)
+                failure = f"{type(exc).__name__}: {exc}"
+                if final or self.state.retries > self.settings.retries:
+                    self.state.error, self.state.failed = failure, True
                     break
-                time.sleep(min(0.05 * 2**self.state.retries, 2.0))
+                time.sleep(min(0.05 * 2**self.state.retries, 2.0, max(0.0, self._time_left())))
+            except rexc.InvalidResponse as exc:  # a reply of the wrong shape: the server is not one to trust
+                self.link.reset()
+                self.state.error, self.state.failed = f"{type(exc).__name__}: {exc}", True
+                break
         if not self.typed:
             self._resolve_largest_types()
         return self.state
 
     def _out_of_time(self) -> bool:
         return bool(self.settings.deadline) and time.monotonic() >= self.settings.deadline
+
+    def _time_left(self) -> float:
+        return self.settings.deadline - time.monotonic() if self.settings.deadline else float("inf")
 
     def _exact_run(self) -> None:
         """SCAN from state.cursor to the end, the next slice's SCAN always one slice ahead.

@@ -7,6 +7,10 @@ template that ``GuardedPacker.per_key_template`` checked against the policy once
 what the guard built (``Judged``) passes as it is, anything else is parsed and judged. Replies are parsed by
 ``hiredis.Reader`` (C): a whole pipeline's replies are drained with one ``list.extend`` over
 ``iter(reader.gets, sentinel)``, so the per-reply cost stays in C.
+
+Bounded like every connection (replies.py): each read of a batch's replies must be complete within
+the command timeout, and may bring at most what a batch of that size can legitimately return
+(`read_budget`); a server that sends more is refused before hiredis buffers it.
 """
 
 from __future__ import annotations
@@ -18,8 +22,16 @@ import redis
 from redis import exceptions as rexc
 
 from redis_audit.guard import GuardedPacker, Judged, KeyTemplate
+from redis_audit.replies import BoundedSocket
 
 RECV_SIZE = 1 << 18
+# What one read of `count` replies may bring: a SCAN reply's keys (up to ~7 KiB each on average for a
+# slice of ~300), per-key replies of a few bytes each. Lines bound the values hiredis builds (each
+# value takes at least one), so that an endless array of tiny values is refused long before memory is.
+READ_BASE_BYTES = 2 << 20
+READ_BYTES_PER_REPLY = 512
+READ_BASE_LINES = 50_000
+READ_LINES_PER_REPLY = 4
 # hiredis returns this when the buffer holds no complete reply (its default, False, equals 0).
 _MORE: Any = object()
 
@@ -99,9 +111,20 @@ class Link:
         """The next ``count`` replies as hiredis returns them: bytes, int, None (nil), list, or a
         ``hiredis.ReplyError`` instance for an error reply (returned, not raised)."""
         replies = self._replies
-        while len(replies) < count:
-            self._recv()
-            replies = self._replies
+        if len(replies) < count:
+            sock = self._conn._sock
+            if isinstance(sock, BoundedSocket):
+                what = f"{count} census command{'s' if count != 1 else ''}"
+                sock.budget(READ_BASE_BYTES + count * READ_BYTES_PER_REPLY,
+                            READ_BASE_LINES + count * READ_LINES_PER_REPLY, what)
+                sock.begin_reply(self._conn.socket_timeout)
+            try:
+                while len(replies) < count:
+                    self._recv()
+                    replies = self._replies
+            finally:
+                if isinstance(sock, BoundedSocket):
+                    sock.end_reply()
         if len(replies) == count:
             self._replies = []
             return replies
@@ -119,8 +142,12 @@ def parse_scan(reply: Any) -> tuple[int, list[bytes]]:
     if isinstance(reply, hiredis.ReplyError):
         raise rexc.ResponseError(str(reply))
     if not isinstance(reply, list) or len(reply) != 2 or not isinstance(reply[1], list):
-        raise rexc.InvalidResponse(f"unexpected SCAN reply {reply!r:.60}")
-    return int(reply[0]), reply[1]
+        # Never repr() a hostile reply: a deeply nested one would not even print.
+        raise rexc.InvalidResponse(f"unexpected SCAN reply (a {type(reply).__name__})")
+    try:
+        return int(reply[0]), reply[1]
+    except (TypeError, ValueError):
+        raise rexc.InvalidResponse("unexpected SCAN reply (the cursor is not a number)") from None
 
 
 def as_int(reply: Any) -> int | None:
