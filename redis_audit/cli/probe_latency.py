@@ -7,6 +7,7 @@ then fold the files into an audit with `redis-audit run ... --probe-results FILE
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,20 @@ import click
 from tabulate import tabulate
 
 from redis_audit.cli.options import build_target, pop_target_options, target_options
-from redis_audit.exitcodes import UsageError
+from redis_audit.deadline import Deadline, DeadlineExceeded
+from redis_audit.exitcodes import InconclusiveError, UsageError
 from redis_audit.files import check_destination
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.output.sanitize import visible_json
-from redis_audit.probes.latency import ALL_COMMANDS, ProbeConfigError, run_latency_probe
-from redis_audit.probes.resp import RespError
+from redis_audit.probes.latency import ALL_COMMANDS, ProbeConfigError, ProbeResult, run_latency_probe
+from redis_audit.probes.resp import ProbeTimeout, RespError
 from redis_audit.probes.results import origin_from_env, probe_config, result_document, write_result
 from redis_audit.profile import load_profile
+from redis_audit.replies import ReplyRefused
 from redis_audit.secret import scrub
+
+# The default deadline: the probe's duration, and this much for setup, the server's view and the result.
+DEADLINE_MARGIN_S = 30.0
 
 
 def _commands(value: str | None) -> tuple[str, ...] | None:
@@ -50,10 +56,14 @@ def _commands(value: str | None) -> tuple[str, ...] | None:
 @click.option("--az", help="Availability zone of this host (default: $REDIS_AUDIT_AZ, $AVAILABILITY_ZONE, "
               "$TOPOLOGY_ZONE).")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--deadline", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="Seconds the whole probe may take, whatever the server does (then exit 3). "
+                   f"Default: the duration + {DEADLINE_MARGIN_S:g} s.")
 def latency(target: str, profile: Path | None, rate: int | None, duration: float | None, connections: int | None,
             commands_text: str | None, emit: Path | None, az: str | None, output_format: str,
-            **kwargs: Any) -> int:
+            deadline: float | None, **kwargs: Any) -> int:
     """Measure TARGET's latency as a client sees it: open loop, P50..P99.9 with 95% bounds."""
+    started = time.monotonic()
     built = build_target(target, pop_target_options(kwargs))
     if emit is not None and str(emit) != "-":
         check_destination(emit, "--emit")  # before the probe: its result must have somewhere to go
@@ -66,20 +76,35 @@ def latency(target: str, profile: Path | None, rate: int | None, duration: float
         config.validate()
     except ProbeConfigError as exc:
         raise UsageError(str(exc)) from None
+    seconds = deadline or config.duration_ms / 1000 + DEADLINE_MARGIN_S
+    wall = Deadline(started + seconds, seconds, "probe")
     try:
-        result = run_latency_probe(built.seeds[0], tls=built.tls, credentials=built.credentials, config=config)
-    except (OSError, ConnectionError, RespError) as exc:
-        raise UsageError(f"cannot probe {built.seeds[0]}: {type(exc).__name__}: {scrub(exc)}") from None
+        result = run_latency_probe(built.seeds[0], tls=built.tls, credentials=built.credentials, config=config,
+                                   deadline=wall)
+    except (OSError, ConnectionError, ReplyRefused, RespError, ProbeTimeout, DeadlineExceeded) as exc:
+        raise InconclusiveError(f"cannot probe {built.seeds[0]}: {scrub(exc)}") from None
+    finally:
+        wall.close()
     doc = result_document(result, origin_from_env(az), built.url())
     if emit is not None:
         write_result(emit, doc)
-    if emit is not None and str(emit) == "-":
-        return 0
-    if output_format == "json":
-        click.echo(json.dumps(doc, sort_keys=True, indent=1))
-    else:
-        click.echo(render_table(doc))
+    if emit is None or str(emit) != "-":
+        if output_format == "json":
+            click.echo(json.dumps(doc, sort_keys=True, indent=1))
+        else:
+            click.echo(render_table(doc))
+    if result.failure is not None:  # replies refused or connections lost: not a latency to report
+        raise InconclusiveError(f"the probe of {built.seeds[0]} cannot be trusted: {result.failure}")
+    if not any(s.sent - s.errors - s.timeouts for s in result.commands.values()):
+        raise InconclusiveError(f"the probe of {built.seeds[0]} got no reply in time: {_first_error(result)}")
     return 0
+
+
+def _first_error(result: ProbeResult) -> str:
+    for stats in result.commands.values():
+        if stats.messages:
+            return stats.messages[0]
+    return f"every request timed out (read timeout {result.config.read_timeout_ms} ms)"
 
 
 def _summary_row(label: str, stats: JsonValue) -> list[Any]:

@@ -91,6 +91,8 @@ class LocalLatencyProbe:
         primary = ctx.topology.primaries()[0]
         config = dataclasses.replace(config, duration_ms=duration_ms)
         result = run_latency_probe(primary.address, tls=ctx.target.tls, credentials=ctx.target.credentials,
-                                   config=config)
+                                   config=config, deadline=deadline)
+        if result.failure is not None:  # replies refused or connections lost: the timings mean nothing
+            return {self.name: Fact(error=FactError(FactErrorKind.ERROR, "latency-probe", result.failure))}
         doc = result_document(result, origin_from_env(), ctx.target.url())
         return {self.name: Fact(value=doc)}

@@ -14,7 +14,8 @@ connect, TLS handshake and the first command, apart), reads the server's own vie
 commandstats`` deltas and ``INFO latencystats`` on 7.0+) to split server time from network and
 client time, and measures its own scheduler's oversleep to flag a jittery host.
 
-It is bounded: at most ``rate × duration`` requests, never past ``duration + read timeout``. Its
+It is bounded: at most ``rate × duration`` requests, never past ``duration + read timeout``, and
+never past its Deadline (deadline.py), whatever the server does: every socket is watched by it. Its
 only writes, SET and EVALSHA (EVAL on NOSCRIPT) of one reserved key with a TTL, run only with
 ``allow_writes``; otherwise the connection's policy cannot even pack them.
 """
@@ -31,10 +32,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from redis_audit.collect.parse import parse_info, parse_info_fields
+from redis_audit.deadline import Deadline, DeadlineExceeded
 from redis_audit.guard import LATENCY_PROBE, LATENCY_PROBE_WRITES, READ_ONLY, CommandPolicy
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.probes.histogram import Histogram
-from redis_audit.probes.resp import Prepared, ProbeConnection, ProbeTimeout, Reply, RespError, SetupTiming
+from redis_audit.probes.resp import (
+    Prepared,
+    ProbeConnection,
+    ProbeTimeout,
+    Reply,
+    RespError,
+    SetupTiming,
+)
+from redis_audit.replies import ReplyRefused
 from redis_audit.secret import scrub
 from redis_audit.target import Credentials, TlsOptions
 from redis_audit.topology import Address
@@ -181,6 +191,7 @@ class ProbeResult:
     scheduler: SchedulerStats
     server: JsonObject
     probe_key: str | None
+    failure: str | None = None  # a refused reply or a lost connection: the numbers are not to be trusted
 
     def overall(self) -> Histogram:
         total = Histogram()
@@ -367,6 +378,7 @@ class _Target:
     key: str
     # Each probed command checked against the policy and packed once (the hot path sends bytes).
     prepared: dict[str, Prepared] = field(default_factory=dict)
+    deadline: Deadline | None = None
 
     @property
     def counter_key(self) -> str:
@@ -377,7 +389,7 @@ class _Target:
         return ProbeConnection.open(
             self.address, tls=self.tls, credentials=self.credentials, policy=policy or self.config.policy,
             connect_timeout_s=self.config.connect_timeout_ms / 1000, read_timeout_s=self.config.read_timeout_ms / 1000,
-            spin_ns=self.config.reply_spin_us * 1000, client_name=CLIENT_NAME,
+            spin_ns=self.config.reply_spin_us * 1000, client_name=CLIENT_NAME, deadline=self.deadline,
         )
 
     def prepare(self, conn: ProbeConnection) -> None:
@@ -430,6 +442,7 @@ class _Worker:
         self.setup = setup
         self.stats = {c: CommandStats() for c in commands}
         self.scheduler = SchedulerStats()
+        self.failure: str | None = None
 
     def run(self) -> None:
         config = self.target.config
@@ -446,7 +459,8 @@ class _Worker:
                 scheduled = previous_done + period_ns
                 if scheduled > end_ns:
                     break
-            if time.perf_counter_ns() > hard_stop_ns:
+            deadline = self.target.deadline
+            if time.perf_counter_ns() > hard_stop_ns or (deadline is not None and deadline.expired()):
                 self.scheduler.missed += slots - k
                 break
             _sleep_until(scheduled, config.spin_us * 1000, self.scheduler)
@@ -468,8 +482,10 @@ class _Worker:
             self._drop()
         except RespError as exc:
             stats.error(scrub(exc))
-        except (OSError, ConnectionError) as exc:
+        except (OSError, ConnectionError, ReplyRefused, DeadlineExceeded) as exc:
             stats.error(f"{type(exc).__name__}: {scrub(exc)}")
+            if self.failure is None:
+                self.failure = f"{type(exc).__name__}: {scrub(exc)}"
             self._drop()
             done = time.perf_counter_ns()
             return done  # a failed connect is not a latency sample
@@ -508,21 +524,24 @@ def _setup_series(target: _Target, samples: int, start_ns: int, setup: SetupStat
 
 
 def run_latency_probe(address: Address, *, tls: TlsOptions, credentials: Credentials, config: ProbeConfig,
-                      origin: str | None = None, now: Callable[[], str] | None = None) -> ProbeResult:
-    """Probe one node. Raises OSError/RespError only when the first connection cannot be made."""
+                      origin: str | None = None, now: Callable[[], str] | None = None,
+                      deadline: Deadline | None = None) -> ProbeResult:
+    """Probe one node. Raises when the first connections cannot be made or set up (OSError,
+    ConnectionError, ReplyRefused, ProbeTimeout, RespError), and DeadlineExceeded when the deadline
+    cut the probe short."""
     config.validate()
     started_at = (now or _utc_now)()
     setup = SetupStats()
     control, timing = ProbeConnection.open(
         address, tls=tls, credentials=credentials, policy=READ_ONLY,
         connect_timeout_s=config.connect_timeout_ms / 1000, read_timeout_s=config.read_timeout_ms / 1000,
-        client_name=CLIENT_NAME,
+        client_name=CLIENT_NAME, deadline=deadline,
     )
     setup.record(timing)
     try:
         uses_key = any(c != "ping" for c in config.commands)
         key = probe_key(config.key_prefix, origin or socket.gethostname(), own_slots(control)) if uses_key else ""
-        target = _Target(address, tls, credentials, config, key)
+        target = _Target(address, tls, credentials, config, key, deadline=deadline)
         before = _safe_server_view(control)
         workers: list[_Worker] = []
         skipped: dict[str, str] = {}
@@ -539,6 +558,7 @@ def run_latency_probe(address: Address, *, tls: TlsOptions, credentials: Credent
             result_commands, scheduler, elapsed = _sample(workers, target, commands, setup)
             for name, count in noscript.items():
                 result_commands[name].noscript += count
+            failure = next((w.failure for w in workers if w.failure), None)
         finally:
             for worker in workers:
                 worker._drop()
@@ -550,8 +570,10 @@ def run_latency_probe(address: Address, *, tls: TlsOptions, credentials: Credent
             server = server_delta(before, after, list(config.commands))
     finally:
         control.close()
+    if deadline is not None and deadline.expired():
+        raise DeadlineExceeded(deadline.message(f"the latency probe of {address}"))
     return ProbeResult(address, tls.enabled, config, started_at, elapsed, result_commands, skipped, setup,
-                       scheduler, server, key or None)
+                       scheduler, server, key or None, failure)
 
 
 def _sample(workers: list[_Worker], target: _Target, commands: list[str],
@@ -577,10 +599,12 @@ def _sample(workers: list[_Worker], target: _Target, commands: list[str],
         for thread in threads:
             thread.start()
         limit_s = (config.duration_ms + 2 * config.read_timeout_ms) / 1000 + 1
+        if target.deadline is not None:
+            limit_s = min(limit_s, max(0.0, target.deadline.remaining()) + (time.perf_counter_ns() - start) / 1e9)
         for thread in threads:
             thread.join(timeout=max(0.0, limit_s - (time.perf_counter_ns() - start) / 1e9))
         stop.set()
-        setup_thread.join(timeout=config.connect_timeout_ms / 1000 + 1)
+        setup_thread.join(timeout=min(config.connect_timeout_ms / 1000 + 1, _left(target.deadline)))
     finally:
         stop.set()
         if gc_was_enabled:
@@ -613,8 +637,12 @@ def _preflight(conn: ProbeConnection, target: _Target) -> tuple[dict[str, str], 
 def _safe_server_view(conn: ProbeConnection) -> dict[str, dict[str, str]] | str:
     try:
         return server_view(conn)
-    except (RespError, ProbeTimeout, OSError, ConnectionError) as exc:
+    except (RespError, ProbeTimeout, DeadlineExceeded, OSError, ConnectionError, ReplyRefused) as exc:
         return f"{type(exc).__name__}: {scrub(exc)}"
+
+
+def _left(deadline: Deadline | None) -> float:
+    return float("inf") if deadline is None else max(0.0, deadline.remaining())
 
 
 def _utc_now() -> str:
