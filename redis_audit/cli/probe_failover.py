@@ -19,8 +19,10 @@ import click
 
 from redis_audit import __version__, files
 from redis_audit.cli.options import build_target, pop_target_options, read_secret, target_options
+from redis_audit.deadline import Deadline
 from redis_audit.exitcodes import ExitCode, UsageError
 from redis_audit.failover import AwsTarget, Mode, ProbeOptions, run_probe
+from redis_audit.failover.probe import CLEANUP_RESERVE_S
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.judge import judge
 from redis_audit.model import Status
@@ -165,16 +167,17 @@ def prepare(target: Target, opts: dict[str, Any], profile: Profile) -> tuple[Tar
     return operator, options
 
 
-def execute_prepared(operator: Target, options: ProbeOptions) -> JsonObject:
+def execute_prepared(operator: Target, options: ProbeOptions, deadline: Deadline | None = None) -> JsonObject:
+    """Run the confirmed probe; under `deadline` when given (else its budget and the clean-up's reserve)."""
     if options.aws is not None:
         from redis_audit.failover.aws import run_aws_probe
 
-        return run_aws_probe(operator, options)
-    return run_probe(operator, options)
+        return run_aws_probe(operator, options, deadline=deadline)
+    return run_probe(operator, options, deadline=deadline)
 
 
-def execute(target: Target, opts: dict[str, Any], profile: Profile) -> JsonObject:
-    return execute_prepared(*prepare(target, opts, profile))
+def execute(target: Target, opts: dict[str, Any], profile: Profile, deadline: Deadline | None = None) -> JsonObject:
+    return execute_prepared(*prepare(target, opts, profile), deadline=deadline)
 
 
 def failover_findings(result: JsonObject, profile: Profile, target: Target) -> list[JsonObject]:
@@ -195,8 +198,12 @@ def failover_findings(result: JsonObject, profile: Profile, target: Target) -> l
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="Write the result here instead of stdout.")
+@click.option("--deadline", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="Seconds the whole probe may take, whatever the servers do; its steps end "
+                   f"{CLEANUP_RESERVE_S:g} s (or a third of the deadline) before, for the clean-up. "
+                   f"Default: the budget + {CLEANUP_RESERVE_S:g} s.")
 def failover(target: str, allow_failover: bool, profile: Path | None, output_format: str, output: Path | None,
-             **kwargs: Any) -> int:
+             deadline: float | None, **kwargs: Any) -> int:
     """Fail TARGET's primary over once, deliberately, and measure what clients see and lose."""
     if not allow_failover:
         raise UsageError("the failover probe changes the deployment: pass --allow-failover to run it")
@@ -205,7 +212,11 @@ def failover(target: str, allow_failover: bool, profile: Path | None, output_for
         files.check_destination(output, "--output")  # before the deployment is touched
     loaded = load_profile(profile)
     base = build_target(target, pop_target_options(kwargs))
-    result = execute(base, opts, loaded)
+    wall = Deadline.after(deadline or probe_options(opts, loaded).budget_s + CLEANUP_RESERVE_S, "failover probe")
+    try:
+        result = execute(base, opts, loaded, wall)
+    finally:
+        wall.close()
     findings = failover_findings(result, loaded, base)
     text = (json.dumps({"result": result, "findings": findings}, indent=2, sort_keys=True) + "\n"
             if output_format == "json" else render_table(result, findings))
@@ -214,14 +225,23 @@ def failover(target: str, allow_failover: bool, profile: Path | None, output_for
     else:
         files.write_file(output, text, what="--output")
         click.echo(f"Failover probe {result.get('status')}; result written to {output}")
+    if result.get("status") != "completed":  # why, in one line, wherever the result went
+        reasons = "; ".join(str(r) for r in _list(result.get("reasons"))) or "no reason recorded"
+        left = "; ".join(str(c) for c in _list(result.get("cleanup")))
+        click.echo(f"redis-audit: failover probe {result.get('status')}: {reasons}"
+                   + (f" (left behind: {left})" if left else ""), err=True)
     return exit_status(result, findings)
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
 
 
 def exit_status(result: JsonObject, findings: list[JsonObject]) -> int:
     status = result.get("status")
     if status == "interrupted":
         return 130
-    if status == "aborted":
+    if status == "aborted" or (status == "refused" and result.get("inconclusive")):
         return int(ExitCode.INCONCLUSIVE)
     if status == "refused" or any(f.get("status") == str(Status.FAIL) for f in findings):
         return int(ExitCode.NOT_READY)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from redis_audit import files
 from redis_audit.audit import AuditOptions, collect_snapshot, judge_snapshot, now
@@ -18,7 +20,13 @@ from redis_audit.cli.aws_options import aws_options, pop_aws_options, resolve_ta
 from redis_audit.cli.options import pop_target_options, target_options
 from redis_audit.cli.probe_failover import FACT as FAILOVER_FACT
 from redis_audit.cli.probe_failover import execute_prepared as run_failover
-from redis_audit.cli.probe_failover import failover_options, pop_failover_options, prepare, refuse_without_consent
+from redis_audit.cli.probe_failover import (
+    failover_options,
+    pop_failover_options,
+    prepare,
+    probe_options,
+    refuse_without_consent,
+)
 from redis_audit.cli.signed import (
     PinnedKey,
     render,
@@ -29,7 +37,10 @@ from redis_audit.cli.signed import (
     verify_command,
 )
 from redis_audit.client import Timeouts
+from redis_audit.deadline import Deadline
 from redis_audit.exitcodes import ExitCode, UsageError
+from redis_audit.failover import ProbeOptions
+from redis_audit.failover.probe import CLEANUP_RESERVE_S
 from redis_audit.limits import SIGNOFF, apply_limits
 from redis_audit.output import RenderOptions, SourceFile, renderers
 from redis_audit.output.asff import AsffAccount
@@ -44,7 +55,8 @@ from redis_audit.signing.errors import InvalidReport, SigningError
 from redis_audit.signing.sign import sign_report
 from redis_audit.signing.signers import Signer, insecure_keyids, signer_from_spec
 from redis_audit.signing.verify import verify_envelope
-from redis_audit.snapshot import Fact
+from redis_audit.snapshot import Fact, FactError, FactErrorKind
+from redis_audit.target import Target
 from redis_audit.verdict import exit_code
 from redis_audit.waivers import WaiverFile, load_waivers, rfc3339
 from redis_audit.waivers import warnings as waiver_warnings
@@ -98,7 +110,9 @@ def summary_line(report: Report) -> str:
 @format_option()
 @click.option("--output", type=click.Path(path_type=Path), help="Write the report here instead of stdout.")
 @click.option("--deadline", type=click.FloatRange(min=1), default=60.0, show_default=True,
-              help="Seconds the whole run may take.")
+              help="Seconds the whole run may take, whatever the servers do (connect, TLS, every command, "
+                   "the census, the probes): then the nodes not finished are ERROR findings and the report "
+                   "is written. With --allow-failover the default grows by the probe's budget and clean-up.")
 @click.option("--connect-timeout", type=click.FloatRange(min=0.05), default=2.0, show_default=True)
 @click.option("--command-timeout", type=click.FloatRange(min=0.05), default=3.0, show_default=True)
 @click.option("--save-snapshot", type=click.Path(path_type=Path), help="Also write the collected facts here.")
@@ -134,6 +148,8 @@ def run(target: str | None, profile: str | None, output_format: str, output: Pat
         insecure_key_permissions: bool, packs_spec: str | None, **kwargs: Any) -> int:
     """Audit TARGET (redis://, rediss://, redis+sentinel://HOST:PORT,.../MASTER), or an AWS-managed
     deployment (--aws-replication-group, --aws-serverless-cache, --memorydb-cluster), and print the verdict."""
+    context = click.get_current_context()
+    started = time.monotonic()  # from here on, nothing of this run outlives its deadline
     failover_opts = pop_failover_options(kwargs)
     if allow_failover:
         if from_snapshot is not None:
@@ -148,6 +164,10 @@ def run(target: str | None, profile: str | None, output_format: str, output: Pat
                          "(or --upload-asff, which uses the caller's account)")
     resolved = resolve_profile(profile)
     loaded_profile = resolved.profile
+    if allow_failover and context.get_parameter_source("deadline") is ParameterSource.DEFAULT:
+        deadline += probe_options(failover_opts, loaded_profile).budget_s + CLEANUP_RESERVE_S
+    wall = Deadline(started + deadline, deadline)
+    context.call_on_close(wall.close)
     pods = load_results(probe_results)  # before connecting: a bad file is a usage error
     mode = run_mode or loaded_profile.report.mode
     limited = apply_limits(loaded_profile, mode).profile  # in signoff mode, the built-in floor
@@ -171,9 +191,9 @@ def run(target: str | None, profile: str | None, output_format: str, output: Pat
         built = resolve_target(target, target_opts, aws_opts)
         # Confirmed before the audit starts; run after the read-only collection: its result is one more fact.
         failover = prepare(built, failover_opts, loaded_profile) if allow_failover else None
-        snapshot = collect_snapshot(built, options)
+        snapshot = collect_snapshot(built, options, wall)
         if failover is not None:
-            snapshot.deployment_facts[FAILOVER_FACT] = Fact(value=run_failover(*failover))
+            snapshot.deployment_facts[FAILOVER_FACT] = failover_fact(*failover, wall)
             snapshot.finished_at = rfc3339(now())  # the collection ends with the probe's fact
     fold_into(snapshot, pods)
     saved_sha256 = None
@@ -207,6 +227,18 @@ def run(target: str | None, profile: str | None, output_format: str, output: Pat
         for reason in report.verdict.reasons:
             click.echo(f"redis-audit: incomplete: {visible(reason)}", err=True)
     return run_exit_code(report, report_only)
+
+
+def failover_fact(operator: Target, options: ProbeOptions, wall: Deadline) -> Fact:
+    """The failover probe within the run's deadline; not started at all when the time left could not
+    cover its budget and its clean-up (a probe cut mid-way could leave the topology changed)."""
+    needed = options.budget_s + CLEANUP_RESERVE_S
+    left = wall.remaining()
+    if left < needed:
+        return Fact(error=FactError(FactErrorKind.TIMEOUT, "failover", (
+            f"not started: {max(0.0, left):.0f} s were left of the run's deadline, and the probe needs its "
+            f"budget and {CLEANUP_RESERVE_S:g} s to clean up ({needed:.0f} s): raise --deadline")))
+    return Fact(value=run_failover(operator, options, wall))
 
 
 def run_exit_code(report: Report, report_only: bool) -> int:

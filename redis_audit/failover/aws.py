@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from redis_audit.deadline import Deadline
 from redis_audit.failover.aws_canary import Endpoint, EndpointCanary, elasticache_endpoint, memorydb_endpoint
 from redis_audit.failover.model import AwsTarget, Clock, ProbeOptions
 from redis_audit.jsonvalue import JsonObject
@@ -42,7 +43,8 @@ def aws_client(aws: AwsTarget) -> Any:
 
 def run_aws_probe(target: Target, options: ProbeOptions, client: Any = None,
                   sleep: Callable[[float], None] | None = None, poll_s: float = 10.0,
-                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> JsonObject:
+                  now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                  deadline: Deadline | None = None) -> JsonObject:
     aws = options.aws
     assert aws is not None
     client = client or aws_client(aws)
@@ -58,7 +60,7 @@ def run_aws_probe(target: Target, options: ProbeOptions, client: Any = None,
     if reasons:
         return {**base, "status": "refused", "reasons": reasons}
     clock = Clock()
-    canary = EndpointCanary(target, endpoint, options, clock) if endpoint is not None else None
+    canary = EndpointCanary(target, endpoint, options, clock, deadline) if endpoint is not None else None
     no_canary = "the control plane describes no endpoint" if canary is None else canary.start()
     if no_canary is not None:
         canary = None

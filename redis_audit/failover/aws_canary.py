@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis_audit.client import Timeouts
+from redis_audit.deadline import Deadline
 from redis_audit.failover.analysis import stale_ack_metrics, write_metrics
 from redis_audit.failover.canary import CanaryClient, CanaryWriter, ClusterCanary, DirectCanary, canary_key, new_run_id
 from redis_audit.failover.connections import ProbeAccess, _text
@@ -73,8 +74,9 @@ def memorydb_endpoint(cluster: dict[str, Any], shard: dict[str, Any] | None) -> 
 class EndpointCanary:
     """start() before the trigger, stop() after recovery, then finish() reads back and cleans up."""
 
-    def __init__(self, target: Target, endpoint: Endpoint, options: ProbeOptions, clock: Clock) -> None:
-        self.access = ProbeAccess(target, Timeouts(2.0, 3.0))
+    def __init__(self, target: Target, endpoint: Endpoint, options: ProbeOptions, clock: Clock,
+                 deadline: Deadline | None = None) -> None:
+        self.access = ProbeAccess(target, Timeouts(2.0, 3.0), deadline)
         self.endpoint = endpoint
         self.options = options
         self.clock = clock

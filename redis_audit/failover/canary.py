@@ -20,13 +20,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.crc import key_slot
 from redis.sentinel import Sentinel
 
-from redis_audit.failover.connections import (
-    CanaryConnection,
-    CanarySentinelConnection,
-    CanarySentinelSSLConnection,
-    CanarySSLConnection,
-    ProbeAccess,
-)
+from redis_audit.failover.connections import ProbeAccess
 from redis_audit.failover.model import Clock, WriteRecord
 from redis_audit.guard import CANARY_KEY_PREFIX
 from redis_audit.secret import scrub
@@ -93,8 +87,7 @@ class SentinelCanary:
         kwargs = access.canary_kwargs(read_timeout_s, connect_timeout_s)
         self.sentinel = Sentinel([])
         self.sentinel.sentinels = [access.sentinel_client(a, read_timeout_s, connect_timeout_s) for a in sentinels]
-        connection_class = access.scoped(CanarySentinelSSLConnection if access.tls.enabled
-                                         else CanarySentinelConnection)
+        connection_class = access.canary_connection_class(sentinel_managed=True)
         self.client = self.sentinel.master_for(master_name, connection_class=connection_class, **kwargs)
 
     def write(self, key: str, seq: int) -> tuple[Any, str | None, str | None]:
@@ -137,7 +130,7 @@ class ClusterCanary:
         self.client = RedisCluster(
             url=f"redis://{first.host}:{first.port}",
             startup_nodes=[ClusterNode(a.host, a.port) for a in rest],
-            connection_class=access.scoped(CanarySSLConnection if access.tls.enabled else CanaryConnection),
+            connection_class=access.canary_connection_class(),
             retry=retry,
             **kwargs,
         )
@@ -171,7 +164,7 @@ class DirectCanary:
     def _client(self) -> redis.Redis:
         if self.client is None:
             self.address = self.resolve()
-            connection_class = self.access.scoped(CanarySSLConnection if self.access.tls.enabled else CanaryConnection)
+            connection_class = self.access.canary_connection_class()
             pool = redis.ConnectionPool(connection_class=connection_class, host=self.address.host,
                                         port=self.address.port, **self.kwargs)
             self.client = redis.Redis(connection_pool=pool, single_connection_client=True)

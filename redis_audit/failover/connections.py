@@ -2,13 +2,15 @@
 
 Control connections (trigger, watchers, clean-up) use FAILOVER_CONTROL; canary clients use
 FAILOVER_CANARY, which confines every key to the reserved canary prefix. Replies keep redis-py's
-parsing here (the canary clients are meant to behave like an application's).
+parsing here (the canary clients are meant to behave like an application's). Every connection is
+bounded like the audit's (client.BoundedConnection) and watched by the probe's Deadline: the canary
+classes are made per ProbeAccess, with its deadline, because redis-py instantiates them itself.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import redis
@@ -16,8 +18,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
 
-from redis_audit.client import Timeouts, open_client, tls_kwargs
+from redis_audit.client import BoundedConnection, Timeouts, open_client, tls_kwargs
 from redis_audit.collect.parse import parse_info
+from redis_audit.deadline import Deadline
 from redis_audit.guard import FAILOVER_CANARY, FAILOVER_CONTROL, CommandPolicy, GuardedPacker, GuardedSend
 from redis_audit.node_trust import NodeTrust, scoped
 from redis_audit.target import Credentials, Target, TlsOptions
@@ -42,15 +45,18 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _guarded(base: type[Any], policy: CommandPolicy, name: str) -> type[Any]:
-    """A connection class whose packer refuses anything outside the policy (works where redis-py
-    builds the connections itself: cluster nodes, Sentinel-managed pools)."""
+def _guarded(base: type[Any], policy: CommandPolicy, name: str, deadline: Deadline | None = None) -> type[Any]:
+    """A connection class whose packer refuses anything outside the policy, bounded under `deadline`
+    (works where redis-py builds the connections itself: cluster nodes, Sentinel-managed pools)."""
 
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        base.__init__(self, *args, **kwargs)
-        self._command_packer = GuardedPacker(self._command_packer, policy)
+    class Guarded(_RunIdMixin, BoundedConnection, GuardedSend, base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._command_packer = GuardedPacker(self._command_packer, policy)
 
-    return type(name, (_RunIdMixin, GuardedSend, base), {"__init__": __init__})
+    Guarded.__name__ = Guarded.__qualname__ = name
+    Guarded.deadline = deadline
+    return Guarded
 
 
 CanaryConnection = _guarded(redis.Connection, FAILOVER_CANARY, "CanaryConnection")
@@ -65,12 +71,13 @@ class ProbeAccess:
 
     target: Target
     timeouts: Timeouts
+    deadline: Deadline | None = None
 
     @property
     def tls(self) -> TlsOptions:
         return self.target.tls
 
-    @functools.cached_property
+    @cached_property
     def scope(self) -> NodeTrust:
         """Where the operator's credentials may go: the probe follows Sentinels and redirects."""
         return NodeTrust.for_target(self.target)
@@ -78,12 +85,26 @@ class ProbeAccess:
     def scoped(self, connection_class: type[Any]) -> type[Any]:
         return scoped(connection_class, self.scope)
 
+    @cached_property
+    def _canary_classes(self) -> dict[bool, type[Any]]:
+        tls, d = self.tls.enabled, self.deadline
+        plain = (redis.SSLConnection, "CanarySSLConnection") if tls else (redis.Connection, "CanaryConnection")
+        managed = ((SentinelManagedSSLConnection, "CanarySentinelSSLConnection") if tls
+                   else (SentinelManagedConnection, "CanarySentinelConnection"))
+        return {False: self.scoped(_guarded(plain[0], FAILOVER_CANARY, plain[1], d)),
+                True: self.scoped(_guarded(managed[0], FAILOVER_CANARY, managed[1], d))}
+
+    def canary_connection_class(self, *, sentinel_managed: bool = False) -> type[Any]:
+        """The canary's connection class (TLS or not, as the target): credentials only where the scope
+        allows, and bounded under this access's deadline."""
+        return self._canary_classes[sentinel_managed]
+
     def control(self, address: Address, *, sentinel: bool = False, timeout_s: float | None = None) -> redis.Redis:
         """A raw-reply client for trigger, watchers and clean-up (policy FAILOVER_CONTROL)."""
         credentials = self.target.sentinel_credentials if sentinel else self.target.credentials
         timeouts = self.timeouts if timeout_s is None else Timeouts(self.timeouts.connect_s, timeout_s)
         return open_client(address, tls=self.tls, credentials=credentials, timeouts=timeouts,
-                           policy=FAILOVER_CONTROL, client_name=CLIENT_NAME, scope=self.scope)
+                           policy=FAILOVER_CONTROL, client_name=CLIENT_NAME, scope=self.scope, deadline=self.deadline)
 
     def call(self, address: Address, *args: Any, sentinel: bool = False, cluster_replica: bool = False) -> Any:
         """One command on one connection; `cluster_replica`: READONLY first, so that a cluster replica
@@ -103,7 +124,7 @@ class ProbeAccess:
         """One read-only command (preflight never changes anything: it uses the READ_ONLY policy)."""
         credentials = self.target.sentinel_credentials if sentinel else self.target.credentials
         client = open_client(address, tls=self.tls, credentials=credentials, timeouts=self.timeouts,
-                             client_name=CLIENT_NAME, scope=self.scope)
+                             client_name=CLIENT_NAME, scope=self.scope, deadline=self.deadline)
         try:
             return client.execute_command(*args)
         finally:
@@ -131,7 +152,7 @@ class ProbeAccess:
         """A parsed-reply Sentinel client for the canary's Sentinel-aware discovery (read commands only)."""
         credentials = self.target.sentinel_credentials
         pool = redis.ConnectionPool(
-            connection_class=self.scoped(CanarySSLConnection if self.tls.enabled else CanaryConnection),
+            connection_class=self.canary_connection_class(),
             host=address.host,
             port=address.port,
             username=credentials.user,

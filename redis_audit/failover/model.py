@@ -36,9 +36,10 @@ class ProbeAborted(Exception):
 class PreflightRefused(Exception):
     """Preflight found a reason not to fail over. Nothing was changed."""
 
-    def __init__(self, reasons: list[str]) -> None:
+    def __init__(self, reasons: list[str], unreachable: bool = False) -> None:
         super().__init__("; ".join(reasons))
         self.reasons = reasons
+        self.unreachable = unreachable  # the deployment could not be read: no verdict on its safety
 
 
 @dataclass(frozen=True)

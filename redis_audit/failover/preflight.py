@@ -91,9 +91,12 @@ def preflight(access: ProbeAccess, options: ProbeOptions) -> Plan:
     if options.aws is not None:
         raise PreflightRefused(["AWS targets are prepared by redis_audit.failover.aws"])
     try:
-        topology = discover(access.target, access.timeouts, Deadline.after(30))
+        topology = discover(access.target, access.timeouts, access.deadline or Deadline.after(30))
     except DiscoveryFailed as exc:
-        raise PreflightRefused([f"discovery failed: {exc}"]) from None
+        raise PreflightRefused([f"discovery failed: {exc}"], unreachable=True) from None
+    except (ValueError, TypeError, KeyError, IndexError) as exc:  # a reply that made no sense
+        raise PreflightRefused([f"discovery failed on a reply it could not interpret: {type(exc).__name__}"],
+                               unreachable=True) from None
     refusals = _Refusals()
     for lost in topology.unreachable:
         refusals.add(f"{lost.role or 'node'} {lost.address} is unreachable: {lost.reason}")

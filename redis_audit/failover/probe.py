@@ -4,6 +4,10 @@ The only code in redis-audit that changes a deployment's state, and only when th
 --allow-failover. It fails over exactly once, never retries, and whatever happens (budget
 exhausted, a refused trigger, Ctrl-C) it stops the canary, undoes its pause, deletes its keys and
 says plainly what is not healthy.
+
+Its Deadline is a wall like the audit's (deadline.py): every connection is watched by it, whatever
+the servers do. The steps end `cleanup_reserve` before it (30 s, or a third of a short deadline), so
+that the clean-up always has that long; what it could not undo by the deadline is listed in "cleanup".
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import time
 from typing import Any
 
 from redis_audit.client import Timeouts
+from redis_audit.deadline import Deadline
 from redis_audit.failover.analysis import stale_ack_metrics, timeline_metrics, write_metrics
 from redis_audit.failover.canary import (
     CanaryClient,
@@ -34,17 +39,35 @@ from redis_audit.target import Target
 from redis_audit.topology import Address, DeploymentKind
 
 RESULT_SCHEMA = "redis-audit/failover-result/v1"
+# Time the clean-up (unpause, restore, delete the canary, confirm) has before the deadline.
+CLEANUP_RESERVE_S = 30.0
 
 
-def run_probe(target: Target, options: ProbeOptions, timeouts: Timeouts | None = None) -> JsonObject:
+def cleanup_reserve(deadline: Deadline) -> float:
+    return min(CLEANUP_RESERVE_S, deadline.seconds / 3)
+
+
+def probe_deadline(options: ProbeOptions) -> Deadline:
+    """The probe's own deadline when the caller gives none: its budget and the clean-up's reserve."""
+    return Deadline.after(options.budget_s + CLEANUP_RESERVE_S, "failover probe")
+
+
+def run_probe(target: Target, options: ProbeOptions, timeouts: Timeouts | None = None,
+              deadline: Deadline | None = None) -> JsonObject:
     """Run the probe against `target` (the operator's credentials) and return its result (JSON)."""
-    access = ProbeAccess(target, timeouts or Timeouts(2.0, 3.0))
-    base: JsonObject = {"schema": RESULT_SCHEMA, "mode": str(options.mode), "budgetS": int(options.budget_s)}
+    wall = deadline or probe_deadline(options)
     try:
-        plan = preflight(access, options)
-    except PreflightRefused as exc:
-        return {**base, "status": "refused", "reasons": list(exc.reasons)}
-    return _Run(access, options, plan).run(base)
+        access = ProbeAccess(target, timeouts or Timeouts(2.0, 3.0), wall)
+        base: JsonObject = {"schema": RESULT_SCHEMA, "mode": str(options.mode), "budgetS": int(options.budget_s)}
+        try:
+            plan = preflight(access, options)
+        except PreflightRefused as exc:
+            inconclusive = {"inconclusive": True} if exc.unreachable else {}
+            return {**base, "status": "refused", "reasons": list(exc.reasons), **inconclusive}
+        return _Run(access, options, plan).run(base)
+    finally:
+        if deadline is None:
+            wall.close()
 
 
 class _Run:
@@ -55,6 +78,8 @@ class _Run:
         self.clock = Clock()
         self.timeline = Timeline()
         self.deadline = time.monotonic() + options.budget_s
+        if access.deadline is not None:  # the steps leave the clean-up its reserve
+            self.deadline = min(self.deadline, access.deadline.at - cleanup_reserve(access.deadline))
         self.key = canary_key(new_run_id(), plan.slots)
         self.trigger = Trigger(access, plan, options, self.clock, self.timeline)
         self.writer: CanaryWriter | None = None
