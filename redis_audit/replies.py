@@ -91,6 +91,7 @@ class ReplyMeter:
         self._command = ""
         self._limit: ReplyLimit | None = None  # None: between replies
         self._bytes = 0
+        self._max_bytes = 0
         self._elements = 0
 
     def expect(self, command: str) -> None:
@@ -103,32 +104,44 @@ class ReplyMeter:
 
     def feed(self, data: bytes) -> None:
         pos, size = 0, len(data)
+        if self._line:  # a header line split across reads: complete it first
+            end = data.find(b"\n")
+            if end < 0:
+                self._line += data
+                self._count(size)
+                return
+            self._line += data[:end + 1]
+            line = bytes(self._line)
+            self._line.clear()
+            self._count(end + 1)
+            self._header(line, 0, len(line))
+            pos = end + 1
+        find = data.find
         while pos < size:
             if self._limit is None:
                 self._start()
-            if self._skip:
-                step = min(self._skip, size - pos)
-                self._skip -= step
+            skip = self._skip
+            if skip:  # a bulk string's payload: counted, not looked at
+                step = min(skip, size - pos)
+                self._skip = skip - step
                 pos += step
                 self._count(step)
                 if not self._skip:
                     self._value_done()
                 continue
-            end = data.find(b"\n", pos)
+            end = find(b"\n", pos)
             if end < 0:
                 self._line += data[pos:]
                 self._count(size - pos)
                 return
-            self._line += data[pos:end + 1]
             self._count(end + 1 - pos)
+            self._header(data, pos, end + 1)
             pos = end + 1
-            line = bytes(self._line)
-            self._line.clear()
-            self._header(line)
 
     def _start(self) -> None:
         self._command = self.expected.popleft() if self.expected else ""
         self._limit = limit_for(self._command)
+        self._max_bytes = self._limit.max_bytes
         self._bytes = 0
         self._elements = 1
 
@@ -137,47 +150,49 @@ class ReplyMeter:
 
     def _count(self, n: int) -> None:
         self._bytes += n
-        assert self._limit is not None
-        if self._bytes > self._limit.max_bytes:
-            self._refuse(f"exceeded {size_text(self._limit.max_bytes)}")
+        if self._bytes > self._max_bytes:
+            self._refuse(f"exceeded {size_text(self._max_bytes)}")
 
-    def _header(self, line: bytes) -> None:
-        assert self._limit is not None
-        if len(line) < 3 or line[-2] != 13:  # b"\r"
+    def _header(self, buf: bytes, start: int, stop: int) -> None:
+        """The header line buf[start:stop] (CRLF included) of the next value."""
+        if stop - start < 3 or buf[stop - 2] != 13:  # b"\r"
             self._refuse("is not RESP (a line without CRLF)")
-        kind, body = line[0], line[1:-2]
-        if kind in (43, 45):  # + -
-            self._value_done()
-        elif kind == 58:  # :
-            self._number(body)
-            self._value_done()
-        elif kind == 36:  # $
-            length = self._number(body)
-            if length == -1:
+        kind = buf[start]
+        if kind == 36:  # $
+            length = self._number(buf[start + 1:stop - 2])
+            if length >= 0 and length + 2 <= self._max_bytes - self._bytes:
+                self._skip = length + 2
+            elif length == -1:
                 self._value_done()
             elif length < 0:
                 self._refuse(f"announced a bulk string of length {length}")
-            elif length + 2 > self._limit.max_bytes:
-                self._refuse(f"announced a {size_text(length)} bulk string (limit {size_text(self._limit.max_bytes)})")
-            elif length + 2 > self._limit.max_bytes - self._bytes:
-                self._refuse(f"exceeded {size_text(self._limit.max_bytes)}")
+            elif length + 2 > self._max_bytes:
+                self._refuse(f"announced a {size_text(length)} bulk string (limit {size_text(self._max_bytes)})")
             else:
-                self._skip = length + 2
+                self._refuse(f"exceeded {size_text(self._max_bytes)}")
         elif kind == 42:  # *
-            count = self._number(body)
-            if count in (-1, 0):
-                self._value_done()
-            elif count < 0:
-                self._refuse(f"announced an array of {count} elements")
-            elif len(self._open) >= self._limit.max_depth:
-                self._refuse(f"nests arrays deeper than {self._limit.max_depth} levels")
-            elif self._elements + count > self._limit.max_elements:
-                self._refuse(f"announced {count:,} elements (limit {self._limit.max_elements:,})")
-            else:
-                self._elements += count
-                self._open.append(count)
+            self._array(self._number(buf[start + 1:stop - 2]))
+        elif kind == 58:  # :
+            self._number(buf[start + 1:stop - 2])
+            self._value_done()
+        elif kind in (43, 45):  # + -
+            self._value_done()
         else:
             self._refuse(f"is not RESP2 (it starts with {bytes([kind])!r})")
+
+    def _array(self, count: int) -> None:
+        assert self._limit is not None
+        if count in (-1, 0):
+            self._value_done()
+        elif count < 0:
+            self._refuse(f"announced an array of {count} elements")
+        elif len(self._open) >= self._limit.max_depth:
+            self._refuse(f"nests arrays deeper than {self._limit.max_depth} levels")
+        elif self._elements + count > self._limit.max_elements:
+            self._refuse(f"announced {count:,} elements (limit {self._limit.max_elements:,})")
+        else:
+            self._elements += count
+            self._open.append(count)
 
     def _number(self, body: bytes) -> int:
         try:
