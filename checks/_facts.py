@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from redis_audit.check import CheckContext
-from redis_audit.collect.parse import parse_info_fields
+from redis_audit.facts.parse import parse_info_fields
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Status
 from redis_audit.profile import Profile

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from redis_audit.check import CheckContext
-from redis_audit.probes.histogram import Histogram, merged
-from redis_audit.probes.results import origin_label
+from redis_audit.facts.histogram import Histogram, merged
+from redis_audit.facts.latency import origin_label
 from redis_audit.snapshot import NodeSnapshot
 
 OWN_CLIENT_PREFIX = "redis-audit"  # the auditor's own connections, left out of client counts

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis_audit.collect.parse import parse_info_fields
+from redis_audit.facts.parse import parse_info_fields
 from redis_audit.profile import Profile
 from redis_audit.snapshot import NodeSnapshot, Snapshot
 from redis_audit.topology import Address, DeploymentKind, Node

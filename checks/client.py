@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from redis_audit.check import CheckContext, Scope
+from redis_audit.facts.histogram import merged
 from redis_audit.jsonvalue import JsonObject, basis_points
 from redis_audit.model import DEPLOYMENT, Finding, Severity
-from redis_audit.probes.histogram import merged
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot
 from redis_audit.topology import Role
 from redis_audit.wording import plural

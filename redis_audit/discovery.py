@@ -14,8 +14,8 @@ from redis.exceptions import AuthenticationError
 
 from redis_audit.client import Timeouts, open_client
 from redis_audit.collect.base import Deadline, answers_without_password, classify_error
-from redis_audit.collect.parse import pairs_to_dict, parse_cluster_nodes, parse_info, parse_info_fields
 from redis_audit.exitcodes import UsageError
+from redis_audit.facts.parse import pairs_to_dict, parse_cluster_nodes, parse_info, parse_info_fields
 from redis_audit.node_trust import NodeTrust
 from redis_audit.target import Credentials, Target
 from redis_audit.topology import Address, DeploymentKind, Node, Role, Topology, Unreachable

@@ -15,8 +15,8 @@ from redis_audit.acl import Suggestion, suggest_rule
 from redis_audit.cli.options import build_target, pop_target_options, target_options_except
 from redis_audit.client import Timeouts, open_client
 from redis_audit.collect import declared_collectors
-from redis_audit.collect.parse import parse_info
 from redis_audit.exitcodes import UsageError
+from redis_audit.facts.parse import parse_info
 from redis_audit.registry import all_checks, discover_packs
 from redis_audit.secret import scrub
 from redis_audit.target import Target

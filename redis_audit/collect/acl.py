@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from redis_audit.collect.base import CollectContext, NodeSession
-from redis_audit.collect.parse import pairs_to_dict, parse_info_fields, to_json
+from redis_audit.facts.parse import pairs_to_dict, parse_info_fields, to_json
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.snapshot import Fact
 from redis_audit.topology import Role

@@ -8,7 +8,7 @@ from statistics import median
 from typing import Any
 
 from redis_audit.collect.base import CollectContext, NodeSession, classify_error
-from redis_audit.collect.parse import to_int
+from redis_audit.facts.parse import to_int
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.snapshot import Fact
 from redis_audit.topology import DATA_ROLES

@@ -10,7 +10,7 @@ from redis.exceptions import ResponseError as RedisResponseError
 
 from redis_audit.client import open_client
 from redis_audit.collect.base import CollectContext, NodeSession, classify_error
-from redis_audit.collect.parse import to_int
+from redis_audit.facts.parse import to_int
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.snapshot import Fact
 from redis_audit.target import Credentials, TlsOptions

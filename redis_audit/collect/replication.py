@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from redis_audit.collect.base import CollectContext, NodeSession, classify_error
-from redis_audit.collect.parse import parse_info
+from redis_audit.facts.parse import parse_info
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.snapshot import Fact
 from redis_audit.topology import Role

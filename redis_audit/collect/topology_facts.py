@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from redis_audit.collect.base import CollectContext, NodeSession
-from redis_audit.collect.parse import pairs_to_dict, parse_cluster_nodes, parse_info, to_json
 from redis_audit.collect.probes import ping_without_credentials
+from redis_audit.facts.parse import pairs_to_dict, parse_cluster_nodes, parse_info, to_json
 from redis_audit.jsonvalue import JsonValue
 from redis_audit.snapshot import Fact
 from redis_audit.topology import DATA_ROLES, Address, DeploymentKind, Role

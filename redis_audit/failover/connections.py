@@ -19,8 +19,8 @@ from redis.retry import Retry
 from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
 
 from redis_audit.client import BoundedConnection, Timeouts, open_client, tls_kwargs
-from redis_audit.collect.parse import parse_info
 from redis_audit.deadline import Deadline
+from redis_audit.facts.parse import parse_info
 from redis_audit.guard import FAILOVER_CANARY, FAILOVER_CONTROL, CommandPolicy, GuardedPacker, GuardedSend
 from redis_audit.node_trust import NodeTrust, scoped
 from redis_audit.target import Credentials, Target, TlsOptions

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis_audit.collect.parse import pairs_to_dict, parse_cluster_nodes, parse_info, parse_info_fields
+from redis_audit.facts.parse import pairs_to_dict, parse_cluster_nodes, parse_info, parse_info_fields
 from redis_audit.failover.connections import ProbeAccess, _text
 from redis_audit.failover.model import Clock, Timeline
 from redis_audit.failover.preflight import Plan

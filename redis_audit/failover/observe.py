@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from redis_audit.collect.parse import parse_cluster_nodes
+from redis_audit.facts.parse import parse_cluster_nodes
 from redis_audit.failover.connections import ProbeAccess
 from redis_audit.failover.model import Clock, Timeline
 from redis_audit.secret import scrub

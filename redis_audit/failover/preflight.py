@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis_audit.collect.base import Deadline
-from redis_audit.collect.parse import pairs_to_dict, parse_cluster_nodes, parse_info, parse_info_fields
 from redis_audit.discovery import DiscoveryFailed, discover
+from redis_audit.facts.parse import pairs_to_dict, parse_cluster_nodes, parse_info, parse_info_fields
 from redis_audit.failover.connections import ProbeAccess, _text
 from redis_audit.failover.model import Mode, PreflightRefused, ProbeOptions
 from redis_audit.jsonvalue import JsonObject

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 import redis
 
 from redis_audit.client import Timeouts, open_client
-from redis_audit.collect.parse import parse_info
 from redis_audit.daemons import run_on_daemons
 from redis_audit.deadline import Deadline, DeadlineExceeded
+from redis_audit.facts.parse import parse_info
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.keyspace import overhead as oh
 from redis_audit.keyspace.patterns import Grouper

@@ -8,7 +8,7 @@ t0 + k/rate. The probe sleeps until then, sends, and records two latencies:
   to them, so a stall shows in the tail (no coordinated omission);
 * service time = reply - actual send, which a closed loop would report.
 
-Values are nanoseconds from ``time.perf_counter_ns`` in log-bucketed histograms (histogram.py);
+Values are nanoseconds from ``time.perf_counter_ns`` in log-bucketed histograms (facts/histogram.py);
 percentiles come with distribution-free 95% bounds. The probe also times connection setup (TCP
 connect, TLS handshake and the first command, apart), reads the server's own view (``INFO
 commandstats`` deltas and ``INFO latencystats`` on 7.0+) to split server time from network and
@@ -31,11 +31,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from redis_audit.collect.parse import parse_info, parse_info_fields
 from redis_audit.deadline import Deadline, DeadlineExceeded
+from redis_audit.facts.histogram import Histogram
+from redis_audit.facts.parse import parse_info, parse_info_fields
 from redis_audit.guard import LATENCY_PROBE, LATENCY_PROBE_WRITES, READ_ONLY, CommandPolicy
 from redis_audit.jsonvalue import JsonObject
-from redis_audit.probes.histogram import Histogram
 from redis_audit.probes.resp import (
     Prepared,
     ProbeConnection,

@@ -1,9 +1,7 @@
 """Latency probe result files: written where the application runs (`probe latency --emit`), folded
 into an audit (`run --probe-results`), and the profile-to-probe configuration both share.
 
-A result file is one JSON object, schema ``redis-audit/latency-result/v1``: where it was measured
-(host, pod, node, AZ), the target (address, URL without credentials) and the probe's result with
-its histograms, so that several pods' distributions can be merged exactly.
+The document itself (its schema, validation and origin label) is pure data: facts/latency.py.
 """
 
 from __future__ import annotations
@@ -11,19 +9,18 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 from redis_audit import __version__
 from redis_audit.exitcodes import UsageError
+from redis_audit.facts.latency import RESULT_SCHEMA, validate_result
 from redis_audit.files import write_file
-from redis_audit.jsonvalue import JsonObject, JsonValue, NotCanonical, ensure_canonical
-from redis_audit.probes.histogram import Histogram
+from redis_audit.jsonvalue import JsonObject, ensure_canonical
 from redis_audit.probes.latency import WRITE_COMMANDS, ProbeConfig, ProbeResult
 from redis_audit.profile import Profile
 from redis_audit.snapshot import Fact, Snapshot
 
-RESULT_SCHEMA = "redis-audit/latency-result/v1"
 AZ_VARIABLES = ("REDIS_AUDIT_AZ", "AVAILABILITY_ZONE", "TOPOLOGY_ZONE")
 
 
@@ -73,39 +70,12 @@ def result_document(result: ProbeResult, origin: JsonObject, target_url: str) ->
     return doc
 
 
-def origin_label(doc: Mapping[str, JsonValue]) -> str:
-    """'pod-name (az)' or the host name: the resource a per-pod finding is about."""
-    origin = doc.get("origin")
-    if not isinstance(origin, Mapping):
-        return "unknown"
-    name = origin.get("pod") or origin.get("host") or "unknown"
-    return f"{name} ({origin['az']})" if origin.get("az") else str(name)
-
-
 def write_result(path: Path, doc: JsonObject) -> None:
     text = json.dumps(doc, sort_keys=True, indent=1) + "\n"
     if str(path) == "-":
         print(text, end="")
         return
     write_file(path, text, what="--emit")
-
-
-def validate_result(doc: object, source: str) -> JsonObject:
-    """A result document as read from a file, or UsageError naming the file and the problem."""
-    if not isinstance(doc, dict) or doc.get("schema") != RESULT_SCHEMA:
-        raise UsageError(f"--probe-results: {source} is not a {RESULT_SCHEMA} file")
-    try:
-        ensure_canonical(doc)
-        commands = doc.get("commands")
-        if not isinstance(commands, dict):
-            raise ValueError("no commands")
-        for name, stats in commands.items():
-            if not isinstance(stats, dict) or not isinstance(stats.get("response"), dict):
-                raise ValueError(f"command {name} has no response histogram")
-            Histogram.from_json(stats["response"])
-    except (NotCanonical, ValueError) as exc:
-        raise UsageError(f"--probe-results: {source}: {exc}") from None
-    return doc
 
 
 def load_results(paths: Iterable[Path]) -> list[JsonObject]:

@@ -3,7 +3,7 @@
 
 import pytest
 
-from redis_audit.probes.histogram import Histogram
+from redis_audit.facts.histogram import Histogram
 from tests.judging import run_check, snapshot, statuses
 
 NODE = "10.0.0.1:6379"

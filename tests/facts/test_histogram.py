@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from redis_audit.probes.histogram import Histogram, bucket_bounds, bucket_index, merged, order_statistic_ranks
+from redis_audit.facts.histogram import Histogram, bucket_bounds, bucket_index, merged, order_statistic_ranks
 
 
 def test_every_value_lands_in_a_bucket_that_contains_it():
