@@ -110,16 +110,6 @@ def parameter(ctx: CheckContext, name: str) -> tuple[str, str | None]:
     return str(found.get("group")), None if value is None else str(value)
 
 
-def version_tuple(text: str | None) -> tuple[int, ...]:
-    parts = []
-    for piece in str(text or "").split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
-
-
 AwsEvaluator = Callable[[CheckContext], Iterable[Finding]]
 
 

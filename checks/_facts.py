@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from redis_audit.check import CheckContext
 from redis_audit.facts.parse import parse_info_fields
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Status
 from redis_audit.profile import Profile
@@ -18,13 +19,6 @@ from redis_audit.topology import Address, Node
 from redis_audit.wording import plural
 
 T = TypeVar("T")
-
-
-def as_int(text: str | None, default: int = 0) -> int:
-    try:
-        return int(str(text))
-    except (TypeError, ValueError):
-        return default
 
 
 def acl_users(node: NodeSnapshot) -> dict[str, dict[str, Any]]:

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis_audit.facts.parse import parse_info_fields
+from redis_audit.facts.values import as_int
 from redis_audit.profile import Profile
 from redis_audit.snapshot import NodeSnapshot, Snapshot
 from redis_audit.topology import Address, DeploymentKind, Node
 
-from ._facts import as_int, fact_or_none, items, optional, table
+from ._facts import fact_or_none, items, optional, table
 
 SENTINEL_REFERENCE = "https://github.com/redis/redis/blob/7.0/src/sentinel.c (sentinelSelectSlave)"
 CLUSTER_REFERENCE = "https://github.com/redis/redis/blob/7.0/src/cluster.c (clusterHandleSlaveFailover)"

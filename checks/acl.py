@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from redis_audit.check import CheckContext
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import Role
 from redis_audit.wording import plural
 
-from ._facts import acl_users, as_int, fact_or_none, items, optional, table
+from ._facts import acl_users, fact_or_none, items, optional, table
 from .pack import PACK
 
 # Rules that grant what ACL-001 forbids, when DRYRUN cannot be asked (before 7.0, or denied).

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from redis_audit.check import CheckContext, Scope
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NO_PASSWORD, NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
 from redis_audit.wording import plural
 
-from ._facts import acl_users, as_int, fact_or_none, flags_of, items, optional, unless_required
+from ._facts import acl_users, fact_or_none, flags_of, items, optional, unless_required
 from .pack import PACK
 
 ALL_ROLES = frozenset(Role)

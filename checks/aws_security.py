@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from redis_audit.check import CheckContext
+from redis_audit.facts.versions import UNKNOWN, parse_version
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import FactError, FactErrorKind, FactUnavailable
 from redis_audit.wording import plural
@@ -20,7 +21,6 @@ from ._aws import (
     items,
     managed,
     table,
-    version_tuple,
 )
 from ._facts import unless_required
 
@@ -142,7 +142,8 @@ def auth_attached(ctx: CheckContext) -> Iterator[Finding]:
     groups = items(m.raw.get("UserGroupIds")) or ([m.raw["UserGroupId"]] if m.raw.get("UserGroupId") else [])
     token = bool(m.raw.get("AuthTokenEnabled"))
     observed: dict[str, Any] = {"userGroupIds": groups, "AuthTokenEnabled": token}
-    legacy = version_tuple(m.engine_version(ctx.snapshot) if not m.serverless else "7") < (6,)
+    engine = m.engine_version(ctx.snapshot) if not m.serverless else "7"
+    legacy = (parse_version(engine, strict=False) or UNKNOWN) < (6, 0, 0)
     if groups:
         yield ctx.passed(m.arn, f"RBAC user group attached: {', '.join(map(str, groups))}", observed=observed)
     elif token and legacy:
@@ -214,12 +215,12 @@ def engine_version(ctx: CheckContext) -> Iterator[Finding]:
     version = m.engine_version(ctx.snapshot)
     baseline = ctx.profile.aws.min_engine_version
     observed = {"Engine": m.engine(), "EngineVersion": version}
-    found = version_tuple(version)
-    if not found:
+    found = parse_version(version, strict=False)
+    if found is None:
         yield ctx.skipped(m.arn, "the control plane reports no engine version")
-    elif m.engine() == "redis" and found < (6,):
+    elif m.engine() == "redis" and found < (6, 0, 0):
         yield ctx.failed(m.arn, f"engine {version} predates 6.0 (no ACLs)", observed=observed, expected=">= 6.0")
-    elif found < version_tuple(baseline):
+    elif found < (parse_version(baseline, strict=False) or UNKNOWN):
         yield ctx.warned(m.arn, f"engine {version} is below the baseline {baseline}", observed=observed,
                          expected=f">= {baseline}")
     else:

@@ -7,13 +7,13 @@ from collections.abc import Iterator, Mapping
 
 from redis_audit.check import CheckContext, Scope
 from redis_audit.facts.histogram import merged
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject, basis_points
 from redis_audit.model import DEPLOYMENT, Finding, Severity
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot
 from redis_audit.topology import Role
 from redis_audit.wording import plural
 
-from ._facts import as_int
 from ._latency import app_client_groups, latency_percentiles_us, probe_sources, response_histogram, setup_p99_us
 from .pack import PACK
 

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from redis_audit.check import CheckContext, Scope
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
 from redis_audit.wording import plural
 
-from ._facts import as_int, count_field, fact_or_none, items, table
+from ._facts import count_field, fact_or_none, items, table
 from ._replicas import redundancy
 from .pack import PACK
 

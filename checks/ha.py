@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from redis_audit.check import CheckContext, Scope
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NodeSnapshot
@@ -12,7 +13,7 @@ from redis_audit.topology import Address, DeploymentKind, Node, Role
 from redis_audit.wording import plural
 
 from ._aws import is_aws
-from ._facts import as_int, domain_spread, replica_lag, spread_finding, table
+from ._facts import domain_spread, replica_lag, spread_finding, table
 from ._replicas import CLUSTER_REFERENCE, SENTINEL_REFERENCE, redundancy
 from .pack import PACK
 

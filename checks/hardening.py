@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from redis_audit.check import CheckContext
+from redis_audit.facts.versions import parse_version
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
-from redis_audit.profile import parse_version
 from redis_audit.snapshot import FactError, FactErrorKind, FactUnavailable, NodeSnapshot
 from redis_audit.topology import Role
 

@@ -7,13 +7,13 @@ from collections.abc import Iterator, Mapping
 
 from redis_audit.check import CheckContext, Scope
 from redis_audit.facts.histogram import Histogram, merged, order_statistic_ranks
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import DEPLOYMENT, Finding, Severity, Status
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import Role
 from redis_audit.wording import plural
 
-from ._facts import as_int
 from ._latency import (
     OWN_CLIENT_PREFIX,
     app_client_groups,

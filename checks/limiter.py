@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from redis_audit.check import CheckContext, Scope
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import basis_points
 from redis_audit.model import Finding, Severity
 from redis_audit.profile import LimiterSection
@@ -13,7 +14,6 @@ from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import Role
 
 from ._census import census, census_or_none, groups, is_limiter, limiter_groups, limiter_prefixes, num, sampled_note
-from ._facts import as_int
 from .pack import PACK
 
 PRIMARY = frozenset({Role.PRIMARY})

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from redis_audit.check import CheckContext, Scope
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import basis_points
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NodeSnapshot
@@ -13,7 +14,6 @@ from redis_audit.topology import Role
 from redis_audit.wording import plural
 
 from ._census import census, census_or_none, info_float, limiter_groups, num, sampled_note
-from ._facts import as_int
 from .pack import PACK
 
 MB = 1 << 20

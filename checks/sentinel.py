@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from redis_audit.check import CheckContext, Scope
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import Address, DeploymentKind, Role
 from redis_audit.wording import plural
 
-from ._facts import as_int, domain_spread, fact_or_none, items, spread_finding, table
+from ._facts import domain_spread, fact_or_none, items, spread_finding, table
 from ._replicas import SENTINEL_REFERENCE, sentinel_view_reasons
 from .pack import PACK
 

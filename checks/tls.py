@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from redis_audit.check import CheckContext
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
 from redis_audit.wording import plural
 
-from ._facts import as_int, optional, unless_required
+from ._facts import optional, unless_required
 from .pack import PACK
 
 ALL_ROLES = frozenset(Role)

@@ -18,6 +18,8 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from redis_audit.facts.values import as_text
+
 # Commands that take a subcommand: the allowlist names them as "command|subcommand".
 CONTAINER_COMMANDS = frozenset(
     {
@@ -75,7 +77,7 @@ def command_key(args: Iterable[object]) -> str:
     redis-py may be given "CONFIG GET" as one argument; the label splits it as redis-py will. The
     guard never judges this: it judges the packed bytes (`CommandPolicy.check`, `parse_packed`).
     """
-    parts = [_as_text(a).lower() for a in list(args)[:2]]
+    parts = [as_text(a).lower() for a in list(args)[:2]]
     if not parts:
         return ""
     head = parts[0].split()
@@ -84,12 +86,6 @@ def command_key(args: Iterable[object]) -> str:
     if head[0] in CONTAINER_COMMANDS and len(parts) > 1:
         return f"{head[0]}|{parts[1]}"
     return head[0]
-
-
-def _as_text(value: object) -> str:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", "replace")
-    return str(value)
 
 
 def _wire(value: object) -> bytes:

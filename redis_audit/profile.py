@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from redis_audit.exitcodes import UsageError
+from redis_audit.facts.versions import parse_version
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.model import Severity
 
@@ -652,12 +653,3 @@ def _validate_ranges(profile: Profile, source: str) -> None:
     if any(b < 1 for b in buckets) or list(buckets) != sorted(set(buckets)):
         raise ProfileError(f"{source}: keyspace.ttl_buckets_s: must be positive and strictly increasing, got "
                            f"{list(buckets)}")
-
-
-def parse_version(text: str) -> tuple[int, int, int] | None:
-    """'7.2' or '7.2.4' as (7, 2, 0) / (7, 2, 4); None when it is not a version."""
-    parts = text.strip().split(".")
-    if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
-        return None
-    numbers = [int(p) for p in parts] + [0, 0]
-    return numbers[0], numbers[1], numbers[2]

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from redis_audit.facts.values import as_int
+from redis_audit.facts.versions import UNKNOWN, parse_version
 from redis_audit.jsonvalue import JsonObject, JsonValue, NotCanonical, ensure_canonical
 from redis_audit.topology import Address, Role, Topology
 
@@ -129,7 +131,7 @@ class NodeSnapshot:
         return None if value is None else str(value)
 
     def info_int(self, section: str, key: str, default: int = 0) -> int:
-        return _to_int(self.info(section, key), default)
+        return as_int(self.info(section, key), default, truncate=True)
 
     def config(self, name: str) -> str | None:
         """A CONFIG GET value; None when the server does not know the parameter."""
@@ -151,9 +153,8 @@ class NodeSnapshot:
 
     def version(self) -> tuple[int, int, int]:
         """The engine version (Valkey's own when it reports one), or (0, 0, 0) when unknown."""
-        text = self.info("server", "valkey_version") or self.info("server", "redis_version") or ""
-        parts = [*(int(p) if p.isdigit() else 0 for p in text.split(".")[:3]), 0, 0, 0]
-        return parts[0], parts[1], parts[2]
+        text = self.info("server", "valkey_version") or self.info("server", "redis_version")
+        return parse_version(text, strict=False) or UNKNOWN
 
     def to_json(self) -> JsonObject:
         return {
@@ -326,15 +327,3 @@ def parse_snapshot(text: str) -> JsonObject:
     except NotCanonical as exc:
         raise SchemaViolation(str(exc)[:200]) from None
     return data
-
-
-def _to_int(text: str | None, default: int) -> int:
-    if text is None:
-        return default
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return int(float(text))
-        except ValueError:
-            return default

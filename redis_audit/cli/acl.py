@@ -17,6 +17,7 @@ from redis_audit.client import Timeouts, open_client
 from redis_audit.collect import declared_collectors
 from redis_audit.exitcodes import UsageError
 from redis_audit.facts.parse import parse_info
+from redis_audit.facts.versions import parse_version
 from redis_audit.registry import all_checks, discover_packs
 from redis_audit.secret import scrub
 from redis_audit.target import Target
@@ -73,10 +74,10 @@ def suggest(target: str | None, acl_user: str, server_version: str | None, **kwa
 
 
 def _parse_version(text: str) -> tuple[int, int]:
-    major, _, minor = text.partition(".")
-    if not major.isdigit() or not (minor or "0").isdigit():
+    version = parse_version(text)
+    if version is None:
         raise click.BadParameter("expected MAJOR.MINOR, e.g. 7.0", param_hint="--server-version")
-    return int(major), int(minor or 0)
+    return version[0], version[1]
 
 
 def _target_version(target: Target) -> tuple[int, int]:
@@ -91,8 +92,7 @@ def _target_version(target: Target) -> tuple[int, int]:
                          ) from None
     finally:
         client.close()
-    text = server.get("valkey_version") or server.get("redis_version") or ""
-    parts = text.split(".")
-    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+    version = parse_version(server.get("valkey_version") or server.get("redis_version"), strict=False)
+    if version is None:
         raise UsageError(f"acl suggest: {seed} reports no version; pass --server-version")
-    return int(parts[0]), int(parts[1])
+    return version[0], version[1]

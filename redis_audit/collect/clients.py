@@ -8,7 +8,7 @@ from statistics import median
 from typing import Any
 
 from redis_audit.collect.base import CollectContext, NodeSession, classify_error
-from redis_audit.facts.parse import to_int
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.snapshot import Fact
 from redis_audit.topology import DATA_ROLES
@@ -33,8 +33,8 @@ def clients_by_name(rows: list[dict[str, str]]) -> JsonValue:
     by_name: JsonObject = {}
     for name in names[:MAX_CLIENT_NAMES]:
         members = groups[name]
-        ages = [to_int(m.get("age")) for m in members]
-        idles = [to_int(m.get("idle")) for m in members]
+        ages = [as_int(m.get("age")) for m in members]
+        idles = [as_int(m.get("idle")) for m in members]
         cmds = Counter(m.get("cmd", "") for m in members)
         by_name[name] = {
             "count": len(members),

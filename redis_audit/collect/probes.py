@@ -10,7 +10,7 @@ from redis.exceptions import ResponseError as RedisResponseError
 
 from redis_audit.client import open_client
 from redis_audit.collect.base import CollectContext, NodeSession, classify_error
-from redis_audit.facts.parse import to_int
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.snapshot import Fact
 from redis_audit.target import Credentials, TlsOptions
@@ -86,9 +86,9 @@ class PlaintextProbe:
         config = session.known("config")
         info = session.known("info")
         if isinstance(config, dict) and "port" in config:
-            port = to_int(config["port"])
+            port = as_int(config["port"])
         elif isinstance(info, dict) and isinstance(info.get("server"), dict):
-            port = to_int(info["server"].get("tcp_port"))
+            port = as_int(info["server"].get("tcp_port"))
         else:
             return None
         if not port or port == session.node.address.port:

@@ -6,6 +6,7 @@ import time
 
 from redis_audit.collect.base import CollectContext, NodeSession, classify_error
 from redis_audit.facts.parse import parse_info
+from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.snapshot import Fact
 from redis_audit.topology import Role
@@ -15,11 +16,6 @@ def _sample(session: NodeSession) -> dict[str, str]:
     replication = parse_info(str(session.call("INFO", "replication"))).get("replication", {})
     stats = parse_info(str(session.call("INFO", "stats"))).get("stats", {})
     return {**replication, **stats}
-
-
-def _int(values: dict[str, str], key: str) -> int:
-    text = values.get(key, "")
-    return int(text) if text.lstrip("-").isdigit() else 0
 
 
 class ReplicationRateCollector:
@@ -44,15 +40,15 @@ class ReplicationRateCollector:
             elapsed_ms = max(1, int((time.monotonic() - started) * 1000))
         except Exception as exc:
             return {self.name: Fact(error=classify_error(exc, "info"))}
-        written = max(0, _int(after, "master_repl_offset") - _int(before, "master_repl_offset"))
+        written = max(0, as_int(after.get("master_repl_offset")) - as_int(before.get("master_repl_offset")))
         value: JsonObject = {
             "elapsedMs": elapsed_ms,
             "offsetDelta": written,
             "bytesPerSecond": written * 1000 // elapsed_ms,
-            "backlogBytes": _int(after, "repl_backlog_size"),
-            "syncFullBefore": _int(before, "sync_full"),
-            "syncFullAfter": _int(after, "sync_full"),
-            "syncPartialOk": _int(after, "sync_partial_ok"),
-            "syncPartialErr": _int(after, "sync_partial_err"),
+            "backlogBytes": as_int(after.get("repl_backlog_size")),
+            "syncFullBefore": as_int(before.get("sync_full")),
+            "syncFullAfter": as_int(after.get("sync_full")),
+            "syncPartialOk": as_int(after.get("sync_partial_ok")),
+            "syncPartialErr": as_int(after.get("sync_partial_err")),
         }
         return {self.name: Fact(value=value)}

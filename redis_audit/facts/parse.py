@@ -36,14 +36,6 @@ def parse_info_fields(value: str) -> dict[str, str]:
     return out
 
 
-def to_int(value: object) -> int:
-    """A reply field as an int; 0 when it is missing or not a number."""
-    try:
-        return int(str(value))
-    except ValueError:
-        return 0
-
-
 def pairs_to_dict(reply: object) -> JsonObject:
     """A flat [k1, v1, k2, v2, ...] reply (CONFIG GET, SENTINEL MASTER) as a dict."""
     if isinstance(reply, dict):

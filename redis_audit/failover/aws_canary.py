@@ -22,9 +22,10 @@ from typing import Any
 
 from redis_audit.client import Timeouts
 from redis_audit.deadline import Deadline
+from redis_audit.facts.values import as_text
 from redis_audit.failover.analysis import stale_ack_metrics, write_metrics
 from redis_audit.failover.canary import CanaryClient, CanaryWriter, ClusterCanary, DirectCanary, canary_key, new_run_id
-from redis_audit.failover.connections import ProbeAccess, _text
+from redis_audit.failover.connections import ProbeAccess
 from redis_audit.failover.model import Clock, ProbeOptions, WriteRecord
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.secret import scrub
@@ -159,7 +160,7 @@ class EndpointCanary:
             client = None
             try:
                 client = self._client()
-                return [int(_text(v)) for v in client.run(self.key, "LRANGE", 0, -1)]
+                return [int(as_text(v)) for v in client.run(self.key, "LRANGE", 0, -1)]
             except Exception as exc:
                 if time.monotonic() >= deadline:
                     self.cleanup.append(f"reading the canary back through {self.endpoint.address}: {scrub(exc)}")

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 import redis
 from redis import exceptions as rexc
 from redis.cluster import ClusterNode, RedisCluster
-from redis.crc import key_slot
 from redis.sentinel import Sentinel
 
+from redis_audit.facts.keyslot import key_slot
 from redis_audit.failover.connections import ProbeAccess
 from redis_audit.failover.model import Clock, WriteRecord
 from redis_audit.guard import CANARY_KEY_PREFIX

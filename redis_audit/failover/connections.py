@@ -21,6 +21,7 @@ from redis.sentinel import SentinelManagedConnection, SentinelManagedSSLConnecti
 from redis_audit.client import BoundedConnection, Timeouts, open_client, tls_kwargs
 from redis_audit.deadline import Deadline
 from redis_audit.facts.parse import parse_info
+from redis_audit.facts.values import as_text
 from redis_audit.guard import FAILOVER_CANARY, FAILOVER_CONTROL, CommandPolicy, GuardedPacker, GuardedSend
 from redis_audit.node_trust import NodeTrust, scoped
 from redis_audit.target import Credentials, Target, TlsOptions
@@ -37,12 +38,8 @@ class _RunIdMixin:
     def on_connect_check_health(self, check_health: bool = True) -> None:
         super().on_connect_check_health(check_health=check_health)  # type: ignore[misc]
         self.send_command("INFO", "server", check_health=False)  # type: ignore[attr-defined]
-        info = parse_info(_text(self.read_response()))  # type: ignore[attr-defined]
+        info = parse_info(as_text(self.read_response()))  # type: ignore[attr-defined]
         self.run_id = info.get("server", {}).get("run_id")
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _guarded(base: type[Any], policy: CommandPolicy, name: str, deadline: Deadline | None = None) -> type[Any]:
@@ -131,7 +128,7 @@ class ProbeAccess:
             client.close()
 
     def info(self, address: Address, section: str, *, sentinel: bool = False) -> dict[str, str]:
-        return parse_info(_text(self.read(address, "INFO", section, sentinel=sentinel))).get(section, {})
+        return parse_info(as_text(self.read(address, "INFO", section, sentinel=sentinel))).get(section, {})
 
     def canary_kwargs(self, read_timeout_s: float, connect_timeout_s: float) -> dict[str, Any]:
         """Connection options of a canary client: the app's timeouts, and no client retries."""

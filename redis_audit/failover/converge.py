@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis_audit.facts.parse import pairs_to_dict, parse_cluster_nodes, parse_info, parse_info_fields
-from redis_audit.failover.connections import ProbeAccess, _text
+from redis_audit.facts.values import as_text
+from redis_audit.failover.connections import ProbeAccess
 from redis_audit.failover.model import Clock, Timeline
 from redis_audit.failover.preflight import Plan
 from redis_audit.secret import scrub
@@ -48,7 +49,7 @@ def wait_converged(access: ProbeAccess, plan: Plan, new_primary: Address, deadli
             break
         time.sleep(0.1)
     try:
-        stats = parse_info(_text(access.call(new_primary, "INFO", "stats"))).get("stats", {})
+        stats = parse_info(as_text(access.call(new_primary, "INFO", "stats"))).get("stats", {})
         result.sync_after = {k: int(stats.get(k, "0") or 0) for k in ("sync_full", "sync_partial_ok")}
     except Exception as exc:
         result.problems.append(f"INFO stats on {new_primary}: {scrub(exc)}")
@@ -59,7 +60,7 @@ def data_plane_problems(access: ProbeAccess, plan: Plan, new_primary: Address) -
     problems = []
     followers = [a for a in plan.shard_nodes if a != new_primary]
     try:
-        replication = parse_info(_text(access.call(new_primary, "INFO", "replication"))).get("replication", {})
+        replication = parse_info(as_text(access.call(new_primary, "INFO", "replication"))).get("replication", {})
     except Exception as exc:
         return [f"new primary {new_primary}: {scrub(exc)}"]
     if replication.get("role") != "master":
@@ -74,7 +75,7 @@ def data_plane_problems(access: ProbeAccess, plan: Plan, new_primary: Address) -
             problems.append(f"{address} is not an online replica of {new_primary} ({online.get(str(address))})")
             continue
         try:
-            info = parse_info(_text(access.call(address, "INFO", "replication"))).get("replication", {})
+            info = parse_info(as_text(access.call(address, "INFO", "replication"))).get("replication", {})
         except Exception as exc:
             problems.append(f"{address}: {scrub(exc)}")
             continue
@@ -123,8 +124,8 @@ def _cluster_view(access: ProbeAccess, plan: Plan, new_primary: Address) -> list
     views: dict[Address, frozenset[tuple[str, ...]]] = {}
     for address in plan.cluster_nodes or [*plan.shard_nodes, *plan.other_primaries]:
         try:
-            info = _text(access.call(address, "CLUSTER", "INFO"))
-            nodes = parse_cluster_nodes(_text(access.call(address, "CLUSTER", "NODES")))
+            info = as_text(access.call(address, "CLUSTER", "INFO"))
+            nodes = parse_cluster_nodes(as_text(access.call(address, "CLUSTER", "NODES")))
         except Exception as exc:
             problems.append(f"{address}: {scrub(exc)}")
             continue
@@ -156,7 +157,7 @@ def _list(value: Any) -> list[str]:
 def read_back(access: ProbeAccess, plan: Plan, key: str, primary: Address) -> tuple[list[int] | None, dict[str, int]]:
     """The canary sequence on the final primary, and the list length on every other node (consistency)."""
     try:
-        values = [int(_text(v)) for v in access.canary_range(primary, key)]
+        values = [int(as_text(v)) for v in access.canary_range(primary, key)]
     except Exception:
         values = None
     lengths = {}
@@ -176,7 +177,7 @@ def delete_canary(access: ProbeAccess, plan: Plan, key: str) -> list[str]:
     problems = []
     for address in plan.shard_nodes:
         try:
-            if _text(access.call(address, "ROLE")[0]) == "master":
+            if as_text(access.call(address, "ROLE")[0]) == "master":
                 access.call(address, "DEL", key)
         except Exception as exc:
             problems.append(f"DEL canary on {address}: {scrub(exc)}")

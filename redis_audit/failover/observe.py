@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from redis_audit.facts.parse import parse_cluster_nodes
+from redis_audit.facts.values import as_text
 from redis_audit.failover.connections import ProbeAccess
 from redis_audit.failover.model import Clock, Timeline
 from redis_audit.secret import scrub
@@ -59,13 +60,13 @@ class SentinelWatcher(_Watcher):
                     return
                 if not message:
                     continue
-                kind = _text(message.get("type"))
+                kind = as_text(message.get("type"))
                 if kind == "psubscribe":
                     self.subscribed.set()
                 elif kind == "pmessage":
-                    channel = _text(message.get("channel"))
+                    channel = as_text(message.get("channel"))
                     if channel in SENTINEL_EVENTS:
-                        self.timeline.add(self.clock.now_us(), source, channel, _text(message.get("data")))
+                        self.timeline.add(self.clock.now_us(), source, channel, as_text(message.get("data")))
         finally:
             self.subscribed.set()
             pubsub.close()
@@ -120,7 +121,7 @@ class ClusterViewPoller(_Watcher):
             while pending and not self._stop_event.wait(self.interval_s):
                 for address in sorted(pending):
                     try:
-                        nodes = parse_cluster_nodes(_text(clients[address].execute_command("CLUSTER", "NODES")))
+                        nodes = parse_cluster_nodes(as_text(clients[address].execute_command("CLUSTER", "NODES")))
                     except Exception:
                         continue
                     me = next((n for n in nodes if n["id"] == self.node_id), None)
@@ -138,16 +139,10 @@ def _role_state(client: Any) -> str:
         reply = client.execute_command("ROLE")
     except Exception as exc:
         return "unreachable " + type(exc).__name__
-    role = _text(reply[0])
+    role = as_text(reply[0])
     if role == "slave" and len(reply) >= 4:
-        return f"slave {_text(reply[1])}:{reply[2]} {_text(reply[3])}"
+        return f"slave {as_text(reply[1])}:{reply[2]} {as_text(reply[3])}"
     return role
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
 
 
 def start_all(*watchers: threading.Thread) -> None:

@@ -12,7 +12,9 @@ from typing import Any
 from redis_audit.collect.base import Deadline
 from redis_audit.discovery import DiscoveryFailed, discover
 from redis_audit.facts.parse import pairs_to_dict, parse_cluster_nodes, parse_info, parse_info_fields
-from redis_audit.failover.connections import ProbeAccess, _text
+from redis_audit.facts.values import as_int, as_text
+from redis_audit.facts.versions import UNKNOWN, parse_version
+from redis_audit.failover.connections import ProbeAccess
 from redis_audit.failover.model import Mode, PreflightRefused, ProbeOptions
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.secret import scrub
@@ -127,8 +129,8 @@ def _sentinel(access: ProbeAccess, options: ProbeOptions, topology: Topology, re
     for address in sentinels:
         quorum = refusals.guard(f"SENTINEL CKQUORUM on {address}", access.read, address, "SENTINEL", "CKQUORUM",
                                 name, sentinel=True)
-        if quorum is not None and not _text(quorum).startswith("OK"):
-            refusals.add(f"SENTINEL CKQUORUM on {address}: {_text(quorum)}")
+        if quorum is not None and not as_text(quorum).startswith("OK"):
+            refusals.add(f"SENTINEL CKQUORUM on {address}: {as_text(quorum)}")
         master = refusals.guard(f"SENTINEL MASTER on {address}", access.read, address, "SENTINEL", "MASTER",
                                 name, sentinel=True)
         if master is None:
@@ -174,11 +176,6 @@ def _sentinel(access: ProbeAccess, options: ProbeOptions, topology: Topology, re
     return plan
 
 
-def _int(view: dict[str, Any], key: str) -> int | None:
-    text = _text(view.get(key, ""))
-    return int(text) if text.lstrip("-").isdigit() else None
-
-
 def cooldown_refusal(address: Address | str, view: dict[str, Any]) -> str | None:
     """Refuse when the last failover may be more recent than 2 × failover-timeout (failover.md §6 step 4).
 
@@ -186,7 +183,8 @@ def cooldown_refusal(address: Address | str, view: dict[str, Any]) -> str | None
     role-reported-time (ms since the Sentinel (re)configured this master: the last failover, or the
     Sentinel's restart, whichever is later) must be at least 2 × failover-timeout. A Sentinel restart
     is indistinguishable from a failover here, so this errs on the side of refusing."""
-    epoch, timeout, since = (_int(view, k) for k in ("config-epoch", "failover-timeout", "role-reported-time"))
+    names = ("config-epoch", "failover-timeout", "role-reported-time")
+    epoch, timeout, since = (as_int(view.get(name), None) for name in names)
     if epoch == 0:
         return None
     if epoch is None or timeout is None or since is None:
@@ -201,10 +199,10 @@ def cooldown_refusal(address: Address | str, view: dict[str, Any]) -> str | None
 
 
 def _cooldown_passed(view: dict[str, Any]) -> str:
-    if _int(view, "config-epoch") == 0:
+    if as_int(view.get("config-epoch"), None) == 0:
         return "config-epoch 0, no failover of this master so far"
-    return (f"last failover at least {(_int(view, 'role-reported-time') or 0) // 1000}s ago (role-reported-time), "
-            f">= 2 × failover-timeout ({2 * (_int(view, 'failover-timeout') or 0) // 1000}s)")
+    return (f"last failover at least {as_int(view.get('role-reported-time')) // 1000}s ago (role-reported-time), "
+            f">= 2 × failover-timeout ({2 * as_int(view.get('failover-timeout')) // 1000}s)")
 
 
 # What a Valkey 9 Sentinel sends the primary, as its auth-user, in a coordinated failover (in a MULTI).
@@ -218,7 +216,7 @@ def _coordinated_blocker(access: ProbeAccess, primary: Address) -> str | None:
     in wait-promotion until failover-timeout (found on the sandbox; the ACL LOG shows the denials).
     The user is the one on the Sentinels' command connections (CLIENT LIST); ACL DRYRUN asks."""
     try:
-        clients = _text(access.read(primary, "CLIENT", "LIST"))
+        clients = as_text(access.read(primary, "CLIENT", "LIST"))
     except Exception as exc:
         return f"cannot see the Sentinels' user on {primary} (CLIENT LIST: {scrub(exc)})"
     users = set()
@@ -232,7 +230,7 @@ def _coordinated_blocker(access: ProbeAccess, primary: Address) -> str | None:
         for command in COORDINATED_COMMANDS:
             what = " ".join(command[:2]) if command[0] == "CLIENT" else command[0]
             try:
-                reply = _text(access.read(primary, "ACL", "DRYRUN", user, *command))
+                reply = as_text(access.read(primary, "ACL", "DRYRUN", user, *command))
             except Exception as exc:
                 return f"cannot check the Sentinels' user {user!r} for {what} (ACL DRYRUN: {scrub(exc)})"
             if reply != "OK":
@@ -252,7 +250,7 @@ def _cluster(access: ProbeAccess, options: ProbeOptions, topology: Topology, ref
     for node in topology.nodes:
         info = refusals.guard(f"CLUSTER INFO on {node.address}", access.read, node.address, "CLUSTER", "INFO")
         if info is not None:
-            fields = dict(line.split(":", 1) for line in _text(info).splitlines() if ":" in line)
+            fields = dict(line.split(":", 1) for line in as_text(info).splitlines() if ":" in line)
             bad = {k: fields.get(k) for k, want in (("cluster_state", "ok"), ("cluster_slots_assigned", "16384"),
                                                     ("cluster_slots_pfail", "0"), ("cluster_slots_fail", "0"))
                    if fields.get(k, "").strip() != want}
@@ -260,7 +258,7 @@ def _cluster(access: ProbeAccess, options: ProbeOptions, topology: Topology, ref
                 refusals.add(f"{node.address}: CLUSTER INFO {bad}")
         nodes = refusals.guard(f"CLUSTER NODES on {node.address}", access.read, node.address, "CLUSTER", "NODES")
         if nodes is not None:
-            views[node.address] = parse_cluster_nodes(_text(nodes))
+            views[node.address] = parse_cluster_nodes(as_text(nodes))
     primaries_by_view = {
         a: sorted(str(n["id"]) for n in v if "master" in _flags(n) and n["slots"]) for a, v in views.items()
     }
@@ -354,7 +352,7 @@ def _replicated(access: ProbeAccess, options: ProbeOptions, topology: Topology,
                 refusals: _Refusals) -> Plan | None:
     primary = topology.primaries()[0]
     clients = refusals.guard(f"CLIENT LIST on {primary.address}", access.read, primary.address, "CLIENT", "LIST")
-    if clients is not None and "name=sentinel-" in _text(clients):
+    if clients is not None and "name=sentinel-" in as_text(clients):
         refusals.add(f"{primary.address} is watched by Sentinel: use the Sentinel target (redis+sentinel://); "
                      "the FAILOVER command on a Sentinel-managed primary causes a second failover")
     method = "sandbox-crash" if options.mode is Mode.CRASH_SIM else "replica-failover"
@@ -368,7 +366,7 @@ def _data_plane(access: ProbeAccess, options: ProbeOptions, plan: Plan, refusals
     info = refusals.guard(f"INFO on {plan.primary}", access.read, plan.primary, "INFO")
     if info is None:
         return
-    sections = parse_info(_text(info))
+    sections = parse_info(as_text(info))
     replication = sections.get("replication", {})
     server = sections.get("server", {})
     plan.engine = "valkey" if server.get("valkey_version") or server.get("server_name") == "valkey" else "redis"
@@ -391,7 +389,7 @@ def _data_plane(access: ProbeAccess, options: ProbeOptions, plan: Plan, refusals
     if not plan.replicas:
         refusals.add(f"{plan.primary} has no replica")
     if plan.kind is DeploymentKind.REPLICATED and plan.method == "replica-failover" \
-            and _version_tuple(plan.version) < (6, 2):
+            and (parse_version(plan.version, strict=False) or UNKNOWN) < (6, 2, 0):
         refusals.add(f"the FAILOVER command needs Redis 6.2 or later (found {plan.version})")
     plan.run_ids[str(plan.primary)] = server.get("run_id", "")
     plan.sync_before[str(plan.primary)] = _sync_counters(sections.get("stats", {}))
@@ -400,7 +398,7 @@ def _data_plane(access: ProbeAccess, options: ProbeOptions, plan: Plan, refusals
         text = refusals.guard(f"INFO on {replica}", access.read, replica, "INFO")
         if text is None:
             continue
-        r = parse_info(_text(text))
+        r = parse_info(as_text(text))
         rep = r.get("replication", {})
         plan.run_ids[str(replica)] = r.get("server", {}).get("run_id", "")
         plan.sync_before[str(replica)] = _sync_counters(r.get("stats", {}))
@@ -416,13 +414,8 @@ def _data_plane(access: ProbeAccess, options: ProbeOptions, plan: Plan, refusals
                        "no sync or failover in progress")
 
 
-def _version_tuple(text: str) -> tuple[int, int]:
-    parts = [int(p) if p.isdigit() else 0 for p in text.split(".")[:2]] + [0, 0]
-    return parts[0], parts[1]
-
-
 def _sync_counters(stats: dict[str, str]) -> dict[str, int]:
-    return {k: int(stats.get(k, "0") or 0) for k in ("sync_full", "sync_partial_ok")}
+    return {k: as_int(stats.get(k)) for k in ("sync_full", "sync_partial_ok")}
 
 
 def needed_budget_s(options: ProbeOptions, plan: Plan) -> int:

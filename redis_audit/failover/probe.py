@@ -17,6 +17,7 @@ from typing import Any
 
 from redis_audit.client import Timeouts
 from redis_audit.deadline import Deadline
+from redis_audit.facts.values import as_text
 from redis_audit.failover.analysis import stale_ack_metrics, timeline_metrics, write_metrics
 from redis_audit.failover.canary import (
     CanaryClient,
@@ -27,7 +28,7 @@ from redis_audit.failover.canary import (
     canary_key,
     new_run_id,
 )
-from redis_audit.failover.connections import ProbeAccess, _text
+from redis_audit.failover.connections import ProbeAccess
 from redis_audit.failover.converge import Convergence, delete_canary, read_back, wait_converged
 from redis_audit.failover.model import Clock, Phase, PreflightRefused, ProbeAborted, ProbeOptions, Timeline
 from redis_audit.failover.observe import ClusterViewPoller, RolePoller, SentinelWatcher, start_all, stop_all
@@ -185,7 +186,7 @@ class _Run:
     def _current_primary(self) -> Address:
         for address in self.plan.shard_nodes:
             try:
-                if _text(self.access.call(address, "ROLE")[0]) == "master":
+                if as_text(self.access.call(address, "ROLE")[0]) == "master":
                     return address
             except Exception:
                 continue

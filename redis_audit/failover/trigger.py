@@ -27,7 +27,8 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from redis_audit.failover.connections import ProbeAccess, _text
+from redis_audit.facts.values import as_text
+from redis_audit.failover.connections import ProbeAccess
 from redis_audit.failover.model import Clock, ProbeAborted, ProbeOptions, Timeline
 from redis_audit.failover.preflight import Plan
 from redis_audit.secret import scrub
@@ -99,7 +100,7 @@ class Trigger:
             raise
         except Exception as exc:
             raise ProbeAborted(f"the trigger was refused: {type(exc).__name__}: {scrub(exc)}") from None
-        self.note("trigger-reply", _text(reply))
+        self.note("trigger-reply", as_text(reply))
 
     def _fall_back(self, reason: str) -> None:
         """The coordinated failover was refused before anything started: the lab-validated recipe instead."""
@@ -139,14 +140,14 @@ class Trigger:
             try:
                 host, port = self.access.call(sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME",
                                               self.plan.master_name, sentinel=True)
-                named.append(Address(_text(host), int(port)))
+                named.append(Address(as_text(host), int(port)))
             except Exception:
                 continue
         return sorted(set(named))
 
     def _role(self, address: Address) -> str:
         try:
-            return _text(self.access.call(address, "ROLE")[0])
+            return as_text(self.access.call(address, "ROLE")[0])
         except Exception:
             return "unreachable"
 

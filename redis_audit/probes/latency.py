@@ -33,14 +33,15 @@ from dataclasses import dataclass, field
 
 from redis_audit.deadline import Deadline, DeadlineExceeded
 from redis_audit.facts.histogram import Histogram
+from redis_audit.facts.keyslot import key_slot
 from redis_audit.facts.parse import parse_info, parse_info_fields
+from redis_audit.facts.values import as_text
 from redis_audit.guard import LATENCY_PROBE, LATENCY_PROBE_WRITES, READ_ONLY, CommandPolicy
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.probes.resp import (
     Prepared,
     ProbeConnection,
     ProbeTimeout,
-    Reply,
     RespError,
     SetupTiming,
 )
@@ -274,44 +275,23 @@ def summary(histogram: Histogram) -> JsonObject:
 # -- key placement ----------------------------------------------------------------------------------
 
 
-def crc16(data: bytes) -> int:
-    """CRC16-XMODEM, the Redis Cluster key-slot hash."""
-    crc = 0
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return crc
-
-
-def keyslot(key: str) -> int:
-    raw = key.encode()
-    start = raw.find(b"{")
-    if start >= 0:
-        end = raw.find(b"}", start + 1)
-        if end > start + 1:
-            raw = raw[start + 1:end]
-    return crc16(raw) % 16384
-
-
 def probe_key(prefix: str, origin: str, slots: list[tuple[int, int]] | None) -> str:
     """The reserved key, with a hash tag that lands on one of `slots` (cluster) when given."""
     seed = hashlib.sha1(origin.encode()).hexdigest()[:8]
     for attempt in range(100_000):
         key = f"{prefix}{{{seed}-{attempt}}}"
-        if slots is None or any(low <= keyslot(key) <= high for low, high in slots):
+        if slots is None or any(low <= key_slot(key) <= high for low, high in slots):
             return key
     raise ProbeConfigError("no probe key hashes to this node's slots")
 
 
 def own_slots(conn: ProbeConnection) -> list[tuple[int, int]] | None:
     """This node's slot ranges when it runs in cluster mode, else None."""
-    info = parse_info(_text(conn.call("INFO", "cluster")))
+    info = parse_info(as_text(conn.call("INFO", "cluster")))
     if info.get("cluster", {}).get("cluster_enabled") != "1":
         return None
     ranges: list[tuple[int, int]] = []
-    for line in _text(conn.call("CLUSTER", "NODES")).splitlines():
+    for line in as_text(conn.call("CLUSTER", "NODES")).splitlines():
         fields = line.split()
         if len(fields) >= 8 and "myself" in fields[2].split(","):
             for item in fields[8:]:
@@ -322,19 +302,15 @@ def own_slots(conn: ProbeConnection) -> list[tuple[int, int]] | None:
     return ranges
 
 
-def _text(reply: Reply) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-
-
 # -- the server's own view --------------------------------------------------------------------------
 
 
 def server_view(conn: ProbeConnection) -> dict[str, dict[str, str]]:
     sections: dict[str, dict[str, str]] = {}
-    sections.update(parse_info(_text(conn.call("INFO", "commandstats"))))
+    sections.update(parse_info(as_text(conn.call("INFO", "commandstats"))))
     # Before 7.0 the section is empty or refused: commandstats alone still give means.
     with contextlib.suppress(RespError):
-        sections.update(parse_info(_text(conn.call("INFO", "latencystats"))))
+        sections.update(parse_info(as_text(conn.call("INFO", "latencystats"))))
     return sections
 
 
