@@ -9,6 +9,7 @@ a pack's own). A third-party pack is code you trust. Each pack's digest is compu
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import importlib.util
 import json
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
-from redis_audit.check import Check, CheckPack
+from redis_audit.check import Check, CheckDefinitionError, CheckPack, function_name
 from redis_audit.exitcodes import UsageError
 
 ENTRY_POINT_GROUP = "redis_audit.checks"
@@ -25,8 +26,9 @@ BUILTIN_DISTRIBUTION, BUILTIN_ENTRY_POINT = "redis-audit", "builtin"
 ALL, BUILTIN = "all", "builtin"
 
 
-class RegistryError(Exception):
-    """A pack that cannot be loaded, or two checks with one id."""
+class RegistryError(UsageError):
+    """A pack that cannot be loaded, a check that breaks the check API, or two checks with one id: one line
+    naming the pack and the check, exit 2, before anything is judged."""
 
 
 class PackNotAllowed(UsageError):
@@ -116,6 +118,9 @@ def _load(installed: InstalledPack) -> LoadedPack:
     ep = installed.entry_point
     try:
         obj = ep.load()
+    except CheckDefinitionError as exc:  # raised by the pack's own decorators, while it was imported
+        raise RegistryError(f"check pack {ep.name!r} ({installed.distribution} {installed.version}): "
+                            f"{exc.check}: {exc.reason}") from None
     except Exception as exc:
         raise RegistryError(f"check pack {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}") from exc
     if not isinstance(obj, CheckPack):
@@ -139,8 +144,31 @@ def choose_packs(selection: PackSelection) -> tuple[list[InstalledPack], list[In
 
 
 def load_packs(chosen: Iterable[InstalledPack]) -> list[LoadedPack]:
-    packs = [_load(p) for p in chosen]
-    return sorted(packs, key=lambda p: (p.pack.name != "builtin", p.pack.name))
+    """Import the chosen packs and check them as a whole: what each check needs is a fact some collector
+    provides, no id is defined twice, every extension extends a loaded check."""
+    from redis_audit.collect import provided_facts  # the collectors' declarations, imported on use
+
+    packs = sorted((_load(p) for p in chosen), key=lambda p: (p.pack.name != "builtin", p.pack.name))
+    facts = provided_facts()
+    for loaded in packs:
+        check_needs(loaded, facts)
+    all_checks(packs)
+    return packs
+
+
+def check_needs(loaded: LoadedPack, facts: frozenset[str]) -> None:
+    """RegistryError for a check that needs a fact no collector provides: it could only ever SKIP."""
+    for check in loaded.pack.checks:
+        for fact in check.meta.needs:
+            if fact not in facts:
+                close = difflib.get_close_matches(fact, sorted(facts), 1)
+                hint = f"; did you mean {close[0]!r}?" if close else " (`redis-audit acl suggest` lists the facts)"
+                raise RegistryError(f"{_describe(loaded)}: {check.label}: needs fact {fact!r}, which no collector "
+                                    f"provides{hint}")
+
+
+def _describe(loaded: LoadedPack) -> str:
+    return f"check pack {loaded.entry_point!r} ({loaded.distribution} {loaded.version})"
 
 
 def discover_packs(selection: PackSelection | None = None) -> list[LoadedPack]:
@@ -154,17 +182,14 @@ def all_checks(packs: Iterable[LoadedPack]) -> list[Check]:
     for loaded in packs:
         for check in loaded.pack.checks:
             if check.id in seen:
-                raise RegistryError(
-                    f"check id {check.id} is defined by both pack {seen[check.id].source!r} "
-                    f"and pack {check.source!r}"
-                )
+                raise RegistryError(f"{_describe(loaded)}: {check.label}: check id {check.id} is defined by both "
+                                    f"pack {seen[check.id].source!r} and pack {check.source!r}")
             seen[check.id] = check
     for loaded in packs:
         for extension in loaded.pack.extensions:
             base = seen.get(extension.check_id)
             if base is None:
-                raise RegistryError(
-                    f"pack {loaded.pack.name!r} extends check {extension.check_id}, which no pack defines"
-                )
+                raise RegistryError(f"{_describe(loaded)}: {function_name(extension.function)} extends check "
+                                    f"{extension.check_id}, which no loaded pack defines")
             seen[base.id] = dataclasses.replace(base, extensions=(*base.extensions, extension))
     return sorted(seen.values(), key=lambda c: c.id)

@@ -22,7 +22,7 @@ Spec = tuple[str, str, str, str, str]  # check id, status, severity, resource, m
 
 def result(check_id: str, status: str, severity: str = "high", resource: str = "10.0.0.1:6379",
            message: str = "") -> CheckResult:
-    meta = CheckMeta(id=check_id, title=f"{check_id} holds", severity=Severity(severity), category="test",
+    meta = CheckMeta(id=check_id, title=f"{check_id} holds", severity=Severity(severity), category="audit",
                      verifies="it holds", risk="it does not", remediation=f"fix {check_id}")
     return CheckResult(Finding(check_id, Status(status), resource, message or f"{check_id} is {status}",
                                {"observed": status}), meta, "builtin")

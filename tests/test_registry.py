@@ -12,7 +12,7 @@ from redis_audit.check import CheckPack, Scope
 from redis_audit.model import Severity
 from redis_audit.registry import LoadedPack, RegistryError, all_checks, discover_packs
 
-META = dict(title="t", severity=Severity.LOW, category="c", verifies="v", risk="r", remediation="m",
+META = dict(title="t", severity=Severity.LOW, category="audit", verifies="v", risk="r", remediation="m",
             scope=Scope.DEPLOYMENT)
 
 

@@ -51,6 +51,11 @@ class AwsControlPlaneCollector:
     for any target (a self-hosted one with --password-secret too: SECRET-001/002 judge it either way)."""
 
     name = "aws"
+    provides: tuple[str, ...] = (
+        "aws.resource", "aws.replication_group", "aws.cache_clusters", "aws.parameters", "aws.network",
+        "aws.user_groups", "aws.users", "aws.serverless_cache", "aws.memorydb_cluster", "aws.memorydb_acl",
+        "aws.security_groups", "aws.kms_key", "aws.kms_key_rotation", "aws.alarms", "aws.secrets",
+    )
 
     def __init__(self, api_factory: Callable[[AwsSettings, Deadline], AwsApi] | None = None) -> None:
         self._api_factory = api_factory

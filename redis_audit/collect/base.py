@@ -181,6 +181,7 @@ class DeploymentCollector(Protocol):
     """Gathers run-wide facts (control plane, probes from this host) into Snapshot.deployment_facts."""
 
     name: str
+    provides: tuple[str, ...]  # the deployment facts it may store
 
     def applies(self, ctx: CollectContext) -> bool: ...
 

@@ -73,6 +73,7 @@ class LocalLatencyProbe:
     """`latency.local`: a short open-loop probe of the primary from the audit host (profile [latency])."""
 
     name = "latency.local"
+    provides: tuple[str, ...] = ("latency.local",)
 
     def applies(self, ctx: CollectContext) -> bool:
         return ctx.profile.latency.local_probe and bool(ctx.topology.primaries())

@@ -184,7 +184,7 @@ def test_a_self_hosted_deployment_is_an_other_resource_and_needs_an_account() ->
 
 
 def huge(check_id: str, status: str, resource: str) -> CheckResult:
-    meta = CheckMeta(id=check_id, title="T" * 150, severity=Severity.HIGH, category="test", verifies="v", risk="r",
+    meta = CheckMeta(id=check_id, title="T" * 150, severity=Severity.HIGH, category="audit", verifies="v", risk="r",
                      remediation="do this " * 300)
     return CheckResult(Finding(check_id, Status(status), resource, HOSTILE * 60, {"observed": "x" * 20_000}),
                        meta, "builtin")

@@ -22,6 +22,7 @@ def collect(api: StubbedApi, resource: AwsResource | None, secrets: AwsSecretRef
                          Topology(DeploymentKind.UNKNOWN), Profile())
     facts = AwsControlPlaneCollector(lambda r, d: api).collect(ctx, Deadline.after(30))
     ensure_canonical({k: f.to_json() for k, f in facts.items()})
+    assert set(facts) <= set(AwsControlPlaneCollector.provides)  # what checks may need is what it declares
     return facts
 
 

@@ -31,7 +31,7 @@ PROFILE = {"latency": {"p95_ms": 10},
 
 
 def measured(check_id: str, status: str, resource: str, observed: dict[str, Any], **more: Any) -> CheckResult:
-    meta = CheckMeta(id=check_id, title=f"{check_id} holds", severity=Severity.HIGH, category="test",
+    meta = CheckMeta(id=check_id, title=f"{check_id} holds", severity=Severity.HIGH, category="audit",
                      verifies="v", risk="r", remediation="fix it")
     return CheckResult(Finding(check_id, Status(status), resource, f"{check_id} {status}",
                                {"observed": observed, **more}), meta, "builtin")
