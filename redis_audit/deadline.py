@@ -54,6 +54,10 @@ class Watch:
     def arm(self, seconds: float, reason: str) -> None:
         self.reason = reason
         self.until = time.monotonic() + seconds
+        deadline = self._deadline
+        if deadline._idle:  # the watchdog sleeps until the deadline: it has a budget to poll now
+            deadline._idle = False
+            deadline._wake.set()
 
     def disarm(self) -> None:
         self.until = None
@@ -94,6 +98,7 @@ class Deadline:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._idle = False  # the watchdog sleeps until the deadline (no armed budget to poll)
 
     @classmethod
     def after(cls, seconds: float, name: str = "run") -> Deadline:
@@ -145,7 +150,6 @@ class Deadline:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watchdog, name=f"deadline-{self.name}", daemon=True)
                 self._thread.start()
-        self._wake.set()
         return watch
 
     @contextlib.contextmanager
@@ -186,13 +190,19 @@ class Deadline:
             if now >= self.at:
                 self._shut_all()
                 return
+            # Idle unless a budget is armed: arming after this line wakes the watchdog (Watch.arm).
+            self._idle = True
+            armed = False
             for watch in watches:
                 until = watch.until
-                if until is not None and now >= until:
-                    watch.trip(watch.reason, by_deadline=False)
-            # Armed budgets are polled (arming must not cost a wake-up); with nothing watched, sleep.
-            wait = min(self.at - now, TICK_S if watches else 3600.0)
-            self._wake.wait(wait)
+                if until is not None:
+                    armed = True
+                    if now >= until:
+                        watch.trip(watch.reason, by_deadline=False)
+            if armed:
+                self._idle = False
+            # Armed budgets are polled (arming costs no wake-up once polled); otherwise sleep until the deadline.
+            self._wake.wait(min(self.at - now, TICK_S if armed else 3600.0))
             self._wake.clear()
 
 

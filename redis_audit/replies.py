@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from redis_audit.deadline import BudgetExceeded, Deadline, DeadlineExceeded, Watch
+from redis_audit.deadline import BudgetExceeded, Deadline, DeadlineExceeded
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -59,6 +59,10 @@ LIMITS: dict[str, ReplyLimit] = {
 # Bulk mode: an array header of a million elements or more at the start of a line. (A key whose name
 # holds a newline followed by such text would be refused too: never seen, and then only a refusal.)
 _HUGE_ARRAY = re.compile(rb"(?m)^\*\d{7,}\r")
+
+
+# A recv may wait this much past a reply's budget, rather than shorten its timeout before every recv.
+SLACK_S = 0.05
 
 
 def limit_for(command: str) -> ReplyLimit:
@@ -103,40 +107,87 @@ class ReplyMeter:
         return self.expected[0] if self.expected else ""
 
     def feed(self, data: bytes) -> None:
-        pos, size = 0, len(data)
-        if self._line:  # a header line split across reads: complete it first
-            end = data.find(b"\n")
-            if end < 0:
-                self._line += data
-                self._count(size)
-                return
-            self._line += data[:end + 1]
-            line = bytes(self._line)
+        """Follow `data`, the next bytes of the stream; raise ReplyRefused at the first excess.
+
+        One pass, one loop, locals only: this runs on every reply of every collector. Bytes are
+        counted per reply when it ends or the chunk does (a chunk is at most a parser's read).
+        """
+        if self._line:  # a header line split across reads: read it again whole (rare)
+            data = bytes(self._line) + data
             self._line.clear()
-            self._count(end + 1)
-            self._header(line, 0, len(line))
-            pos = end + 1
-        find = data.find
+        pos, size, find = 0, len(data), data.find
+        open_ = self._open
+        limit = self._limit
+        max_bytes = self._max_bytes
+        counted, since = self._bytes, 0  # the current reply's bytes before `since`, in this chunk
         while pos < size:
-            if self._limit is None:
+            if limit is None:  # a new reply: the next expected command's
                 self._start()
+                limit, max_bytes, counted, since = self._limit, self._max_bytes, 0, pos
+                assert limit is not None
+            done = False
             skip = self._skip
             if skip:  # a bulk string's payload: counted, not looked at
-                step = min(skip, size - pos)
-                self._skip = skip - step
-                pos += step
-                self._count(step)
-                if not self._skip:
-                    self._value_done()
-                continue
-            end = find(b"\n", pos)
-            if end < 0:
-                self._line += data[pos:]
-                self._count(size - pos)
-                return
-            self._count(end + 1 - pos)
-            self._header(data, pos, end + 1)
-            pos = end + 1
+                if skip > size - pos:
+                    self._skip = skip - (size - pos)
+                    pos = size
+                    break
+                pos += skip
+                self._skip = 0
+                done = True
+            else:
+                end = find(b"\n", pos)
+                if end < 0:  # the header line goes on in the next read
+                    if counted + size - since > max_bytes:
+                        self._refuse(f"exceeded {size_text(max_bytes)}")
+                    self._line += data[pos:]
+                    counted += pos - since
+                    since = pos = size
+                    break
+                if end - pos < 2 or data[end - 1] != 13:  # b"\r"
+                    self._refuse("is not RESP (a line without CRLF)")
+                kind = data[pos]
+                if kind in (36, 42, 58):  # $ * :
+                    try:
+                        number = int(data[pos + 1:end - 1])
+                    except ValueError:
+                        self._refuse(f"is not RESP (bad number {data[pos + 1:end - 1][:20]!r})")
+                pos = end + 1
+                if kind == 36:
+                    if number >= 0 and number + 2 <= max_bytes - counted - pos + since:
+                        self._skip = number + 2  # the payload follows: skipped above
+                    elif number >= 0:
+                        self._bulk(number, counted + pos - since)
+                    elif number == -1:
+                        done = True
+                    else:
+                        self._refuse(f"announced a bulk string of length {number}")
+                elif kind == 42:
+                    if number > 0:
+                        self._array(number)
+                    elif number in (0, -1):
+                        done = True
+                    else:
+                        self._refuse(f"announced an array of {number} elements")
+                elif kind in (58, 43, 45):  # : + -
+                    done = True
+                else:
+                    self._refuse(f"is not RESP2 (it starts with {bytes([kind])!r})")
+            if done:
+                while open_:
+                    open_[-1] -= 1
+                    if open_[-1]:
+                        break
+                    open_.pop()
+                else:  # the reply is complete
+                    if counted + pos - since > max_bytes:
+                        self._refuse(f"exceeded {size_text(max_bytes)}")
+                    limit = self._limit = None
+        if limit is not None:
+            counted += pos - since
+            if counted > max_bytes:
+                self._refuse(f"exceeded {size_text(max_bytes)}")
+            self._bytes = counted
 
     def _start(self) -> None:
         self._command = self.expected.popleft() if self.expected else ""
@@ -148,66 +199,20 @@ class ReplyMeter:
     def _refuse(self, what: str) -> NoReturn:
         raise ReplyRefused(f"reply to {command_text(self._command)} {what}: refused")
 
-    def _count(self, n: int) -> None:
-        self._bytes += n
-        if self._bytes > self._max_bytes:
-            self._refuse(f"exceeded {size_text(self._max_bytes)}")
-
-    def _header(self, buf: bytes, start: int, stop: int) -> None:
-        """The header line buf[start:stop] (CRLF included) of the next value."""
-        if stop - start < 3 or buf[stop - 2] != 13:  # b"\r"
-            self._refuse("is not RESP (a line without CRLF)")
-        kind = buf[start]
-        if kind == 36:  # $
-            length = self._number(buf[start + 1:stop - 2])
-            if length >= 0 and length + 2 <= self._max_bytes - self._bytes:
-                self._skip = length + 2
-            elif length == -1:
-                self._value_done()
-            elif length < 0:
-                self._refuse(f"announced a bulk string of length {length}")
-            elif length + 2 > self._max_bytes:
-                self._refuse(f"announced a {size_text(length)} bulk string (limit {size_text(self._max_bytes)})")
-            else:
-                self._refuse(f"exceeded {size_text(self._max_bytes)}")
-        elif kind == 42:  # *
-            self._array(self._number(buf[start + 1:stop - 2]))
-        elif kind == 58:  # :
-            self._number(buf[start + 1:stop - 2])
-            self._value_done()
-        elif kind in (43, 45):  # + -
-            self._value_done()
-        else:
-            self._refuse(f"is not RESP2 (it starts with {bytes([kind])!r})")
+    def _bulk(self, length: int, used: int) -> NoReturn:
+        """A bulk string that cannot fit the limit: refused before its payload is read."""
+        if length + 2 > self._max_bytes:
+            self._refuse(f"announced a {size_text(length)} bulk string (limit {size_text(self._max_bytes)})")
+        self._refuse(f"exceeded {size_text(self._max_bytes)}")
 
     def _array(self, count: int) -> None:
         assert self._limit is not None
-        if count in (-1, 0):
-            self._value_done()
-        elif count < 0:
-            self._refuse(f"announced an array of {count} elements")
-        elif len(self._open) >= self._limit.max_depth:
+        if len(self._open) >= self._limit.max_depth:
             self._refuse(f"nests arrays deeper than {self._limit.max_depth} levels")
-        elif self._elements + count > self._limit.max_elements:
+        if self._elements + count > self._limit.max_elements:
             self._refuse(f"announced {count:,} elements (limit {self._limit.max_elements:,})")
-        else:
-            self._elements += count
-            self._open.append(count)
-
-    def _number(self, body: bytes) -> int:
-        try:
-            return int(body)
-        except ValueError:
-            self._refuse(f"is not RESP (bad number {body[:20]!r})")
-
-    def _value_done(self) -> None:
-        open_ = self._open
-        while open_:
-            open_[-1] -= 1
-            if open_[-1]:
-                return
-            open_.pop()
-        self._limit = None  # the reply is complete
+        self._elements += count
+        self._open.append(count)
 
 
 @dataclass
@@ -227,6 +232,10 @@ class BoundedSocket:
     Everything else is the wrapped socket's (`__getattr__`): redis-py, ssl and select see a socket.
     `failure` keeps the exception that ended the connection, for the connection to re-raise it
     with its message (redis-py rewrites timeouts as "Timeout reading from ...").
+
+    Its socket is not watched by the deadline (no descriptor duplicated, no watchdog): every read and
+    send waits at most until the deadline anyway, and a duplicate's system calls cost a GIL hand-off
+    each, which thirty collector threads pay dearly for.
     """
 
     def __init__(self, sock: socket.socket, deadline: Deadline | None, what: str) -> None:
@@ -235,7 +244,6 @@ class BoundedSocket:
         self.meter = ReplyMeter()
         self.failure: Exception | None = None
         self._deadline = deadline
-        self._watch: Watch | None = deadline.watch(sock, what) if deadline is not None else None
         self._base_timeout: float | None = sock.gettimeout()
         self._applied: float | None = self._base_timeout
         self._reply_until: float | None = None
@@ -298,6 +306,9 @@ class BoundedSocket:
 
     def sendall(self, data: Any) -> None:
         self._check_deadline()
+        deadline = self._deadline
+        if deadline is not None and self._applied is not None and deadline.remaining() < self._applied:
+            self._apply(max(0.001, deadline.remaining()))
         try:
             self.raw.sendall(data)
         except OSError:
@@ -305,9 +316,6 @@ class BoundedSocket:
             raise
 
     def close(self) -> None:
-        if self._watch is not None:
-            self._watch.release()
-            self._watch = None
         self.raw.close()
 
     # -- bounds -------------------------------------------------------------------------------------
@@ -320,8 +328,6 @@ class BoundedSocket:
             raise self.failure
         if self._deadline is not None and self._deadline.expired():
             self._fail(DeadlineExceeded(self._deadline.message(self._doing())))
-        if self._watch is not None and (failure := self._watch.failure()) is not None:
-            self._fail(failure)
 
     def _doing(self) -> str:
         if self._budget is not None:
@@ -340,7 +346,10 @@ class BoundedSocket:
             timeout = left if timeout is None else min(timeout, left)
         if self._deadline is not None and self._deadline.at - now < (timeout if timeout is not None else 1e9):
             timeout = max(0.001, self._deadline.at - now)
-        self._apply(timeout)
+        applied = self._applied
+        # settimeout releases the GIL (a system call): only when the bound is really shorter, or back.
+        if timeout is None or applied is None or not applied - SLACK_S <= timeout <= applied:
+            self._apply(timeout)
 
     def _apply(self, timeout: float | None) -> None:
         if timeout != self._applied:
@@ -357,9 +366,9 @@ class BoundedSocket:
             self._fail(self._overrun())
 
     def _after_failure(self) -> None:
-        """The socket was shut or closed under us: the watchdog's doing, if it says so."""
-        if self._watch is not None and (failure := self._watch.failure()) is not None:
-            self._fail(failure)
+        """The socket failed or was closed: past the deadline, say so rather than "connection closed"."""
+        if self._deadline is not None and self._deadline.expired():
+            self._fail(DeadlineExceeded(self._deadline.message(self._doing())))
 
     def _huge_array(self, data: bytes) -> bool:
         """A header of a huge array in data, a header split across two reads included."""

@@ -75,7 +75,7 @@ def test_the_probe_parser_has_the_same_bounds_and_no_recursion_error() -> None:
     assert ReplyLimit(1 << 20, 50_000, 16) == PROBE_LIMIT
 
 
-def test_the_deadline_shuts_a_blocked_read_in_another_thread() -> None:
+def test_the_deadline_ends_a_blocked_read_in_another_thread() -> None:
     deadline = Deadline.after(0.5, "test")
     ours, theirs = socket.socketpair()
     outcome: list[BaseException | bytes] = []
