@@ -14,6 +14,7 @@ from redis_audit.collect import deployment_collectors, node_collectors
 from redis_audit.collect.base import CollectContext, Deadline, DeploymentCollector, classify_error
 from redis_audit.collect.runner import collect_all
 from redis_audit.discovery import DiscoveryFailed, discover
+from redis_audit.jsonvalue import JsonObject
 from redis_audit.judge import judge
 from redis_audit.limits import apply_limits
 from redis_audit.node_trust import with_allowed_hosts
@@ -21,6 +22,13 @@ from redis_audit.profile import Profile, ProfileOrigin
 from redis_audit.provenance import Evidence, live_evidence
 from redis_audit.registry import LoadedPack, all_checks, discover_packs
 from redis_audit.report import Report
+from redis_audit.run_inputs import (
+    FAILOVER_FACT,
+    POD_LATENCY_FACT,
+    RunInputs,
+    failover_fact,
+    pod_latency_fact,
+)
 from redis_audit.secret import scrub
 from redis_audit.snapshot import Fact, Snapshot
 from redis_audit.target import Target
@@ -35,25 +43,51 @@ class AuditOptions:
     timeouts: Timeouts = field(default_factory=Timeouts)
 
 
+NO_INPUTS = RunInputs()
+
+
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def collect_snapshot(target: Target, options: AuditOptions, deadline: Deadline | None = None) -> Snapshot:
-    """Discover the deployment and collect every fact, within the deadline. Never raises for the network.
+def collect_snapshot(target: Target, options: AuditOptions, deadline: Deadline | None = None,
+                     inputs: RunInputs = NO_INPUTS) -> Snapshot:
+    """Discover the deployment, collect every fact and add the run's inputs, within the deadline. Never
+    raises for the network.
 
-    The deadline is a wall (deadline.py): given, it is the caller's (which may still need it, for the
-    failover probe); otherwise one of options.deadline_s is made here, and closed before returning.
+    The deadline is a wall (deadline.py): given, it is the caller's; otherwise one of
+    options.deadline_s is made here, and closed before returning.
     """
     started = now()
     own = deadline is None
     wall = Deadline.after(options.deadline_s) if deadline is None else deadline
     target = with_allowed_hosts(target, options.profile.target.allowed_hosts)  # where credentials may go
     try:
-        return _collect(target, options, wall, started)
+        snapshot = _collect(target, options, wall, started)
+        add_inputs(snapshot, inputs, wall)
+        return snapshot
     finally:
         if own:
             wall.close()
+
+
+def add_inputs(snapshot: Snapshot, inputs: RunInputs, deadline: Deadline | None = None) -> None:
+    """Add the facts of the run's inputs to a snapshot, fresh from collection or read from a file.
+
+    The failover probe runs after the read-only collection (its result is one more fact, and the
+    collection ends with it), under the run's deadline; then the pods' latency results.
+    """
+    if inputs.failover is not None:
+        if deadline is None:
+            raise ValueError("a failover probe runs only under a run's deadline")
+        snapshot.deployment_facts[FAILOVER_FACT] = failover_fact(inputs.failover, deadline)
+        snapshot.finished_at = _timestamp(now())
+    if inputs.pod_results:
+        snapshot.deployment_facts[POD_LATENCY_FACT] = pod_latency_fact(inputs.pod_results)
+
+
+def _timestamp(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _collect(target: Target, options: AuditOptions, deadline: Deadline, started: dt.datetime) -> Snapshot:
@@ -78,8 +112,8 @@ def _collect(target: Target, options: AuditOptions, deadline: Deadline, started:
         target=target.info(),
         topology=topology,
         nodes=collected.nodes,
-        started_at=started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        finished_at=now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        started_at=_timestamp(started),
+        finished_at=_timestamp(now()),
         tool_version=__version__,
         deployment_facts=facts,
     )
@@ -112,6 +146,16 @@ def judge_snapshot(snapshot: Snapshot, profile: Profile, packs: Sequence[LoadedP
     checks: list[Check] = all_checks(loaded)
     results = judge(snapshot, apply_limits(profile, mode or profile.report.mode).profile, checks)
     return Report.build(snapshot, profile, loaded, results, started, now(), mode, waiver_file, evidence, origin)
+
+
+def failover_findings(result: JsonObject, profile: Profile, target: Target,
+                      packs: Sequence[LoadedPack] | None = None) -> list[JsonObject]:
+    """The FO checks on a snapshot that holds only a failover probe's result (`probe failover`)."""
+    stamp = _timestamp(now())
+    snapshot = Snapshot(target.info(), Topology(DeploymentKind.UNKNOWN), {}, stamp, stamp, __version__,
+                        {FAILOVER_FACT: Fact(value=result)})
+    checks = [c for c in all_checks(list(packs) if packs is not None else discover_packs()) if c.id.startswith("FO-")]
+    return [r.finding.to_json() for r in judge(snapshot, profile, checks)]
 
 
 def run_audit(target: Target, options: AuditOptions, packs: Sequence[LoadedPack] | None = None) -> Report:

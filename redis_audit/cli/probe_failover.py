@@ -8,7 +8,6 @@ confirmation typed on a terminal). It uses an operator credential of its own (--
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import sys
 from collections.abc import Callable
@@ -17,24 +16,22 @@ from typing import Any
 
 import click
 
-from redis_audit import __version__, files
+from redis_audit import files
+from redis_audit.audit import failover_findings
 from redis_audit.cli.options import build_target, pop_target_options, read_secret, target_options
 from redis_audit.deadline import Deadline
 from redis_audit.exitcodes import ExitCode, UsageError
-from redis_audit.failover import AwsTarget, Mode, ProbeOptions, run_probe
+from redis_audit.failover import AwsTarget, Mode, ProbeOptions
+from redis_audit.failover.model import CrashSim
 from redis_audit.failover.probe import CLEANUP_RESERVE_S
 from redis_audit.jsonvalue import JsonObject
-from redis_audit.judge import judge
 from redis_audit.model import Status
 from redis_audit.node_trust import with_allowed_hosts
 from redis_audit.output.sanitize import visible_json
 from redis_audit.profile import Profile, load_profile
-from redis_audit.registry import all_checks, discover_packs
-from redis_audit.snapshot import Fact, Snapshot
+from redis_audit.run_inputs import FailoverRequest, run_failover
 from redis_audit.target import Credentials, Target
-from redis_audit.topology import DeploymentKind, Topology
 
-FACT = "failover.result"
 FAILOVER_OPTION_NAMES = (
     "failover_user", "failover_password_env", "failover_password_file", "failover_sentinel_user",
     "failover_sentinel_password_env", "failover_sentinel_password_file", "mode", "shard", "budget", "force",
@@ -125,10 +122,19 @@ def probe_options(opts: dict[str, Any], profile: Profile) -> ProbeOptions:
         max_replica_lag_s=section.max_replica_lag_s,
         force=bool(opts.get("force")),
         crash_signal=opts.get("crash_signal") or "stop",
-        sandbox_state=opts.get("sandbox_state"),
+        crash_sim=_sandbox_processes(opts.get("sandbox_state")),
         wait_replicas=int(opts.get("wait_replicas") or 0),
         aws=aws,
     )
+
+
+def _sandbox_processes(state_dir: Path | None) -> CrashSim | None:
+    """--sandbox-state: the processes crash-sim may signal, those of a sandbox redis-audit started."""
+    if state_dir is None:
+        return None
+    from redis_audit.cli.sandbox import crash_sim  # start-up time: the sandbox package loads cryptography
+
+    return crash_sim(state_dir)
 
 
 def confirm(target: Target, options: ProbeOptions, assume_yes: bool, aws_confirm: str | None = None) -> None:
@@ -159,34 +165,12 @@ def refuse_without_consent(opts: dict[str, Any], yes_flag: str = "--yes") -> Non
         raise UsageError(f"refusing to fail over without {yes_flag}: stdin is not a terminal")
 
 
-def prepare(target: Target, opts: dict[str, Any], profile: Profile) -> tuple[Target, ProbeOptions]:
+def prepare(target: Target, opts: dict[str, Any], profile: Profile) -> FailoverRequest:
     """The probe's options and operator target, confirmed: nothing has touched the deployment yet."""
     options = probe_options(opts, profile)
     operator = with_allowed_hosts(operator_target(target, opts), profile.target.allowed_hosts)
     confirm(operator, options, bool(opts.get("yes")), opts.get("failover_aws_confirm"))
-    return operator, options
-
-
-def execute_prepared(operator: Target, options: ProbeOptions, deadline: Deadline | None = None) -> JsonObject:
-    """Run the confirmed probe; under `deadline` when given (else its budget and the clean-up's reserve)."""
-    if options.aws is not None:
-        from redis_audit.failover.aws import run_aws_probe
-
-        return run_aws_probe(operator, options, deadline=deadline)
-    return run_probe(operator, options, deadline=deadline)
-
-
-def execute(target: Target, opts: dict[str, Any], profile: Profile, deadline: Deadline | None = None) -> JsonObject:
-    return execute_prepared(*prepare(target, opts, profile), deadline=deadline)
-
-
-def failover_findings(result: JsonObject, profile: Profile, target: Target) -> list[JsonObject]:
-    """The FO checks on a snapshot that holds only the probe's result."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    snapshot = Snapshot(target.info(), Topology(DeploymentKind.UNKNOWN), {}, stamp, stamp, __version__,
-                        {FACT: Fact(value=result)})
-    checks = [c for c in all_checks(discover_packs()) if c.id.startswith("FO-")]
-    return [r.finding.to_json() for r in judge(snapshot, profile, checks)]
+    return FailoverRequest(operator, options)
 
 
 @click.command("failover")
@@ -214,7 +198,7 @@ def failover(target: str, allow_failover: bool, profile: Path | None, output_for
     base = build_target(target, pop_target_options(kwargs))
     wall = Deadline.after(deadline or probe_options(opts, loaded).budget_s + CLEANUP_RESERVE_S, "failover probe")
     try:
-        result = execute(base, opts, loaded, wall)
+        result = run_failover(prepare(base, opts, loaded), wall)
     finally:
         wall.close()
     findings = failover_findings(result, loaded, base)

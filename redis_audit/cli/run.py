@@ -14,12 +14,10 @@ import click
 from click.core import ParameterSource
 
 from redis_audit import files
-from redis_audit.audit import AuditOptions, collect_snapshot, judge_snapshot, now
+from redis_audit.audit import AuditOptions, add_inputs, collect_snapshot, judge_snapshot, now
 from redis_audit.cli import asff_options as asff
 from redis_audit.cli.aws_options import aws_options, pop_aws_options, resolve_target, upload_if_asked
 from redis_audit.cli.options import pop_target_options, target_options
-from redis_audit.cli.probe_failover import FACT as FAILOVER_FACT
-from redis_audit.cli.probe_failover import execute_prepared as run_failover
 from redis_audit.cli.probe_failover import (
     failover_options,
     pop_failover_options,
@@ -39,26 +37,24 @@ from redis_audit.cli.signed import (
 from redis_audit.client import Timeouts
 from redis_audit.deadline import Deadline
 from redis_audit.exitcodes import ExitCode, UsageError
-from redis_audit.failover import ProbeOptions
 from redis_audit.failover.probe import CLEANUP_RESERVE_S
 from redis_audit.limits import SIGNOFF, apply_limits
 from redis_audit.output import RenderOptions, SourceFile, renderers
 from redis_audit.output.asff import AsffAccount
 from redis_audit.output.sanitize import visible
-from redis_audit.probes.results import fold_into, load_results
+from redis_audit.probes.results import load_results
 from redis_audit.profile import MODES, SIGNED_MODES, Profile, resolve_profile
 from redis_audit.provenance import Evidence, check_snapshot_age, live_evidence, read_snapshot
 from redis_audit.recompute import recompute_decision
 from redis_audit.registry import ALL, BUILTIN, LoadedPack, PackSelection, choose_packs, load_packs
 from redis_audit.report import Report, target_name
+from redis_audit.run_inputs import RunInputs
 from redis_audit.signing.errors import InvalidReport, SigningError
 from redis_audit.signing.sign import sign_report
 from redis_audit.signing.signers import Signer, insecure_keyids, signer_from_spec
 from redis_audit.signing.verify import verify_envelope
-from redis_audit.snapshot import Fact, FactError, FactErrorKind
-from redis_audit.target import Target
 from redis_audit.verdict import exit_code
-from redis_audit.waivers import WaiverFile, load_waivers, rfc3339
+from redis_audit.waivers import WaiverFile, load_waivers
 from redis_audit.waivers import warnings as waiver_warnings
 
 FC = TypeVar("FC", bound=Callable[..., Any])
@@ -168,7 +164,7 @@ def run(target: str | None, profile: str | None, output_format: str, output: Pat
         deadline += probe_options(failover_opts, loaded_profile).budget_s + CLEANUP_RESERVE_S
     wall = Deadline(started + deadline, deadline)
     context.call_on_close(wall.close)
-    pods = load_results(probe_results)  # before connecting: a bad file is a usage error
+    pods = tuple(load_results(probe_results))  # before connecting: a bad file is a usage error
     mode = run_mode or loaded_profile.report.mode
     limited = apply_limits(loaded_profile, mode).profile  # in signoff mode, the built-in floor
     # Before the audit: a run that cannot sign does not start.
@@ -186,16 +182,13 @@ def run(target: str | None, profile: str | None, output_format: str, output: Pat
         snapshot, evidence = read_snapshot(from_snapshot, now())
         check_snapshot_age(evidence, mode, limited.report.max_snapshot_age_hours, limited.validity_hours(mode),
                            now(), signing=bool(signers))
+        add_inputs(snapshot, RunInputs(pods))
     else:
         options = AuditOptions(loaded_profile, deadline, Timeouts(connect_timeout, command_timeout))
         built = resolve_target(target, target_opts, aws_opts)
-        # Confirmed before the audit starts; run after the read-only collection: its result is one more fact.
+        # Confirmed before the audit starts; the engine runs it after the read-only collection.
         failover = prepare(built, failover_opts, loaded_profile) if allow_failover else None
-        snapshot = collect_snapshot(built, options, wall)
-        if failover is not None:
-            snapshot.deployment_facts[FAILOVER_FACT] = failover_fact(*failover, wall)
-            snapshot.finished_at = rfc3339(now())  # the collection ends with the probe's fact
-    fold_into(snapshot, pods)
+        snapshot = collect_snapshot(built, options, wall, RunInputs(pods, failover))
     saved_sha256 = None
     if save_snapshot is not None:
         data = snapshot.to_bytes()
@@ -227,18 +220,6 @@ def run(target: str | None, profile: str | None, output_format: str, output: Pat
         for reason in report.verdict.reasons:
             click.echo(f"redis-audit: incomplete: {visible(reason)}", err=True)
     return run_exit_code(report, report_only)
-
-
-def failover_fact(operator: Target, options: ProbeOptions, wall: Deadline) -> Fact:
-    """The failover probe within the run's deadline; not started at all when the time left could not
-    cover its budget and its clean-up (a probe cut mid-way could leave the topology changed)."""
-    needed = options.budget_s + CLEANUP_RESERVE_S
-    left = wall.remaining()
-    if left < needed:
-        return Fact(error=FactError(FactErrorKind.TIMEOUT, "failover", (
-            f"not started: {max(0.0, left):.0f} s were left of the run's deadline, and the probe needs its "
-            f"budget and {CLEANUP_RESERVE_S:g} s to clean up ({needed:.0f} s): raise --deadline")))
-    return Fact(value=run_failover(operator, options, wall))
 
 
 def run_exit_code(report: Report, report_only: bool) -> int:

@@ -11,6 +11,7 @@ from tabulate import tabulate
 
 from redis_audit.exitcodes import UsageError
 from redis_audit.sandbox import Sandbox, SandboxError, SandboxSpec
+from redis_audit.sandbox.crash import SandboxCrashSim
 from redis_audit.sandbox.model import ENGINES, PRESETS, TOPOLOGIES, Engine, Preset, Topology
 
 DEFAULT_STATE_DIR = Path(".redis-audit") / "sandbox"
@@ -22,6 +23,11 @@ state_dir_option = click.option(
     show_default=True,
     help="Directory holding the sandbox's state, data, logs, certificates and credentials.",
 )
+
+
+def crash_sim(state_dir: Path) -> SandboxCrashSim:
+    """The sandbox's processes, for `probe failover --mode crash-sim --sandbox-state DIR`."""
+    return SandboxCrashSim(state_dir)
 
 
 @click.group()

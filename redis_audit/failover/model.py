@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
+from typing import Protocol
 
 from redis_audit.jsonvalue import JsonObject
+from redis_audit.topology import Address
 
 
 class Mode(StrEnum):
@@ -52,6 +54,33 @@ class AwsTarget:
     daily_quota: int = 15  # ElastiCache TestFailover: node groups per rolling 24 h
 
 
+
+class CrashableProcess(Protocol):
+    """A server process crash-sim stops or kills, and then brings back."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def address(self) -> str: ...
+
+    def signal(self, sig: signal.Signals) -> None: ...
+
+    def restart(self) -> None: ...
+
+
+class CrashSim(Protocol):
+    """What crash-sim needs from the program that started the deployment's processes: the process
+    behind an address, or None when it did not start a running one (crash-sim never signals a process
+    redis-audit did not start). The caller injects it (the CLI's --sandbox-state, a test): the probe
+    never depends on the sandbox."""
+
+    @property
+    def where(self) -> str: ...  # "the sandbox in DIR", for messages
+
+    def process(self, address: Address) -> CrashableProcess | None: ...
+
+
 @dataclass(frozen=True)
 class ProbeOptions:
     mode: Mode = Mode.SWITCHOVER
@@ -68,7 +97,7 @@ class ProbeOptions:
     max_replica_lag_s: int = 1
     force: bool = False  # cluster: CLUSTER FAILOVER FORCE (never TAKEOVER)
     crash_signal: str = "stop"  # crash-sim on a sandbox: "stop" (a hung primary) or "kill"
-    sandbox_state: Path | None = None  # crash-sim: the state dir of a sandbox redis-audit started
+    crash_sim: CrashSim | None = None  # crash-sim without AWS: the processes of a sandbox redis-audit started
     aws: AwsTarget | None = None
     on_phase: Callable[[Phase], None] | None = None  # tests: called at each phase
 

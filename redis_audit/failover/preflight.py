@@ -113,7 +113,7 @@ def preflight(access: ProbeAccess, options: ProbeOptions) -> Plan:
     if plan is not None:
         _data_plane(access, options, plan, refusals)
         _budget(options, plan, refusals)
-        if options.mode is Mode.CRASH_SIM and options.sandbox_state is None:
+        if options.mode is Mode.CRASH_SIM and options.crash_sim is None:
             refusals.add("crash-sim needs a sandbox redis-audit started (--sandbox-state DIR) or an AWS target")
     refusals.raise_if_any()
     assert plan is not None

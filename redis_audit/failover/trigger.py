@@ -21,7 +21,6 @@ from __future__ import annotations
 import signal
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -29,7 +28,7 @@ from redis.exceptions import ResponseError
 
 from redis_audit.facts.values import as_text
 from redis_audit.failover.connections import ProbeAccess
-from redis_audit.failover.model import Clock, ProbeAborted, ProbeOptions, Timeline
+from redis_audit.failover.model import Clock, CrashableProcess, ProbeAborted, ProbeOptions, Timeline
 from redis_audit.failover.preflight import Plan
 from redis_audit.secret import scrub
 from redis_audit.topology import Address
@@ -45,8 +44,7 @@ class Trigger:
     clock: Clock
     timeline: Timeline
     paused: list[Address] = field(default_factory=list)
-    frozen: Any = None  # the sandbox node stopped or killed by crash-sim, until restored
-    sandbox: Any = None
+    frozen: CrashableProcess | None = None  # the process crash-sim stopped or killed, until restored
     new_primary: Address | None = None
 
     def note(self, name: str, detail: str = "") -> None:
@@ -61,7 +59,7 @@ class Trigger:
             self.access.call(self.plan.primary, "CLIENT", "PAUSE", pause_ms, "WRITE")
             self.note("client-pause", f"{self.plan.primary} WRITE {pause_ms}ms")
         if self.plan.method == "sandbox-crash":
-            self._load_sandbox()
+            self.frozen = self._crash_target()
 
     # -- step 2 ---------------------------------------------------------------------------------
     def fire(self) -> None:
@@ -91,8 +89,9 @@ class Trigger:
                 reply = self.access.call(self.plan.primary, "FAILOVER", "TO", target.host, target.port,
                                          "TIMEOUT", 5000)
             elif method == "sandbox-crash":
+                assert self.frozen is not None
                 sig = signal.SIGKILL if self.options.crash_signal == "kill" else signal.SIGSTOP
-                self.sandbox.signal_node(self.frozen, sig)
+                self.frozen.signal(sig)
                 reply = f"sent {sig.name} to pid {self.frozen.pid}"
             else:
                 raise ProbeAborted(f"unknown failover method {method}")
@@ -183,31 +182,25 @@ class Trigger:
         """crash-sim: SIGCONT a stopped primary, restart a killed one."""
         if self.frozen is None:
             return []
-        node, self.frozen = self.frozen, None
+        process, self.frozen = self.frozen, None
         try:
             if self.options.crash_signal == "kill":
-                self.sandbox.start_node(node)
-                self.note("restarted", node.address)
+                process.restart()
+                self.note("restarted", process.address)
             else:
-                self.sandbox.signal_node(node, signal.SIGCONT)
-                self.note("sigcont", node.address)
+                process.signal(signal.SIGCONT)
+                self.note("sigcont", process.address)
         except Exception as exc:
-            return [f"could not bring {node.address} back: {scrub(exc)}"]
+            return [f"could not bring {process.address} back: {scrub(exc)}"]
         return []
 
-    def _load_sandbox(self) -> None:
-        """crash-sim only on a sandbox redis-audit started: its state file must name the primary's process."""
-        from redis_audit.sandbox import Sandbox  # type: ignore[import-not-found,unused-ignore]  # crash-sim only
-
-        state = self.options.sandbox_state
-        if state is None:
+    def _crash_target(self) -> CrashableProcess:
+        """crash-sim only on processes redis-audit started (a sandbox): the primary's must be one."""
+        crash_sim = self.options.crash_sim
+        if crash_sim is None:
             raise ProbeAborted("crash-sim needs --sandbox-state DIR of a sandbox redis-audit started")
-        sandbox = Sandbox.load(Path(state))
-        for node in sandbox.info.nodes:
-            if node.host == self.plan.primary.host and node.port == self.plan.primary.port:
-                if not sandbox.is_running():
-                    break
-                self.sandbox, self.frozen = sandbox, node
-                return
-        raise ProbeAborted(f"the primary {self.plan.primary} is not a running node of the sandbox in {state}; "
-                           "crash-sim never signals a process redis-audit did not start")
+        process = crash_sim.process(self.plan.primary)
+        if process is None:
+            raise ProbeAborted(f"the primary {self.plan.primary} is not a running node of {crash_sim.where}; "
+                               "crash-sim never signals a process redis-audit did not start")
+        return process

@@ -19,7 +19,6 @@ from redis_audit.files import write_file
 from redis_audit.jsonvalue import JsonObject, ensure_canonical
 from redis_audit.probes.latency import WRITE_COMMANDS, ProbeConfig, ProbeResult
 from redis_audit.profile import Profile
-from redis_audit.snapshot import Fact, Snapshot
 
 AZ_VARIABLES = ("REDIS_AUDIT_AZ", "AVAILABILITY_ZONE", "TOPOLOGY_ZONE")
 
@@ -89,9 +88,3 @@ def load_results(paths: Iterable[Path]) -> list[JsonObject]:
             raise UsageError(f"--probe-results: cannot read {path}: {exc}") from None
         docs.append(validate_result(raw, str(path)))
     return docs
-
-
-def fold_into(snapshot: Snapshot, docs: list[JsonObject]) -> None:
-    """Add the pods' results to the snapshot as the deployment fact `latency.pods`."""
-    if docs:
-        snapshot.deployment_facts["latency.pods"] = Fact(value=list(docs))

@@ -7,6 +7,7 @@ from redis_audit.cli.main import main
 from redis_audit.collect import declared_collectors, deployment_collectors, node_collectors
 from redis_audit.guard import READ_ONLY
 from redis_audit.registry import all_checks, discover_packs
+from redis_audit.run_inputs import RUN_INPUT_FACTS
 
 
 def test_every_declared_command_is_on_the_read_only_allowlist():
@@ -14,13 +15,9 @@ def test_every_declared_command_is_on_the_read_only_allowlist():
         assert set(collector.commands) <= READ_ONLY.allowed, collector.name
 
 
-# Facts that come from an opt-in of `run`, not from a collector.
-RUN_OPTION_FACTS = {"latency.pods", "failover.result"}
-
-
 def test_every_fact_the_builtin_checks_need_has_a_collector():
     provided = {fact for c in node_collectors() for fact in c.provides}
-    provided |= {c.name for c in deployment_collectors()} | RUN_OPTION_FACTS
+    provided |= {c.name for c in deployment_collectors()} | set(RUN_INPUT_FACTS)
     builtin = [c for c in all_checks(discover_packs()) if c.source == "builtin"]
     needs = {f for c in builtin for f in c.meta.needs if not f.startswith("aws.")}  # control plane: no Redis ACL
     assert needs <= provided

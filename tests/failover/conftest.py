@@ -99,7 +99,7 @@ def assert_clean(sb: Sandbox) -> None:
 
 def verdicts(result: dict[str, Any]) -> dict[str, str]:
     """The FO checks' status per check id, judged from the probe's result alone (as the CLI does)."""
-    from redis_audit.cli.probe_failover import failover_findings
+    from redis_audit.audit import failover_findings
     from redis_audit.profile import load_profile
     from redis_audit.target import parse_url
 

@@ -18,9 +18,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 from click.testing import CliRunner
 
+from redis_audit.audit import failover_findings
 from redis_audit.cli import probe_failover
 from redis_audit.cli.main import _register_commands, cli
-from redis_audit.cli.probe_failover import failover_findings
 from redis_audit.exitcodes import UsageError
 from redis_audit.failover import AwsTarget, ProbeOptions
 from redis_audit.failover import aws as aws_module

@@ -10,6 +10,7 @@ import pytest
 from redis_audit.failover import Mode, Phase
 from redis_audit.failover import preflight as preflight_module
 from redis_audit.sandbox import Sandbox, SandboxSpec
+from redis_audit.sandbox.crash import SandboxCrashSim
 from tests.conftest import SandboxPool
 
 from .conftest import assert_clean, probe, probe_events, verdicts
@@ -61,7 +62,7 @@ def test_crash_sim_measures_detection_and_promotion(fresh_sandbox: Callable[[San
     for node in sb.info.nodes_with_role("sentinel"):
         with sb.admin_client(node) as client:
             client.execute_command("SENTINEL", "SET", "mymaster", "down-after-milliseconds", "1000")
-    result = probe(sb, mode=Mode.CRASH_SIM, sandbox_state=sb.state_dir)
+    result = probe(sb, mode=Mode.CRASH_SIM, crash_sim=SandboxCrashSim(sb.state_dir))
     assert result["status"] == "completed", result["reasons"]
     m = result["metrics"]
     assert m["detectionMs"] is not None and m["detectionMs"] <= m["promotionMs"]

@@ -62,3 +62,27 @@ def test_stale_acks_after_promotion_come_from_the_canary_not_from_role() -> None
     assert stale_ack_metrics(records, clock, old, promoted_ms=100) == {
         "staleAcksAfterPromotion": 2, "staleAckAfterPromotionMs": 300}
     assert stale_ack_metrics(records, clock, old, promoted_ms=None)["staleAcksAfterPromotion"] is None
+
+
+class _Processes:
+    """A stand-in for whoever started the processes (the sandbox in production): it owns none."""
+
+    where = "the processes of this test"
+
+    def process(self, address: object) -> None:
+        return None
+
+
+def test_crash_sim_signals_only_a_process_it_was_handed() -> None:
+    from redis_audit.failover.model import Clock, Mode, ProbeAborted, ProbeOptions, Timeline
+    from redis_audit.failover.preflight import Plan
+    from redis_audit.failover.trigger import Trigger
+    from redis_audit.topology import Address, DeploymentKind
+
+    plan = Plan(DeploymentKind.SENTINEL, "sandbox-crash", Address("127.0.0.1", 1), [])
+    for options, reason in ((ProbeOptions(mode=Mode.CRASH_SIM), "needs --sandbox-state"),
+                            (ProbeOptions(mode=Mode.CRASH_SIM, crash_sim=_Processes()), "never signals")):
+        trigger = Trigger(None, plan, options, Clock(), Timeline())  # type: ignore[arg-type]  # no access needed
+        with pytest.raises(ProbeAborted, match=reason):
+            trigger.prepare()
+        assert trigger.frozen is None
