@@ -14,6 +14,7 @@ from redis_audit.collect import deployment_collectors, node_collectors
 from redis_audit.collect.base import CollectContext, Deadline, DeploymentCollector, classify_error
 from redis_audit.collect.runner import collect_all
 from redis_audit.discovery import DiscoveryFailed, discover
+from redis_audit.facts.names import FAILOVER_FACT, POD_LATENCY_FACT
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.judge import judge
 from redis_audit.limits import apply_limits
@@ -22,13 +23,7 @@ from redis_audit.profile import Profile, ProfileOrigin
 from redis_audit.provenance import Evidence, live_evidence
 from redis_audit.registry import LoadedPack, all_checks, discover_packs
 from redis_audit.report import Report
-from redis_audit.run_inputs import (
-    FAILOVER_FACT,
-    POD_LATENCY_FACT,
-    RunInputs,
-    failover_fact,
-    pod_latency_fact,
-)
+from redis_audit.run_inputs import RunInputs, failover_fact, pod_latency_fact
 from redis_audit.secret import scrub
 from redis_audit.snapshot import Fact, Snapshot
 from redis_audit.target import Target

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from redis_audit.check import Check, CheckDefinitionError, CheckPack, function_name
 from redis_audit.exitcodes import UsageError
+from redis_audit.facts.names import FACT_NAMES
 
 ENTRY_POINT_GROUP = "redis_audit.checks"
 BUILTIN_DISTRIBUTION, BUILTIN_ENTRY_POINT = "redis-audit", "builtin"
@@ -146,12 +147,9 @@ def choose_packs(selection: PackSelection) -> tuple[list[InstalledPack], list[In
 def load_packs(chosen: Iterable[InstalledPack]) -> list[LoadedPack]:
     """Import the chosen packs and check them as a whole: what each check needs is a fact some collector
     provides, no id is defined twice, every extension extends a loaded check."""
-    from redis_audit.collect import provided_facts  # the collectors' declarations, imported on use
-
     packs = sorted((_load(p) for p in chosen), key=lambda p: (p.pack.name != "builtin", p.pack.name))
-    facts = provided_facts()
     for loaded in packs:
-        check_needs(loaded, facts)
+        check_needs(loaded, FACT_NAMES)
     all_checks(packs)
     return packs
 

@@ -3,8 +3,8 @@
 Two do: the app pods' latency results (`run --probe-results`, documents of facts/latency.py) and a
 failover probe the operator confirmed (`run --allow-failover`, `probe failover`). A command builds
 `RunInputs`; the engine (audit.py) adds the facts, so `run`, `probe failover` and a fleet of runs
-share one path and no command writes a fact itself. `RUN_INPUT_FACTS` names them, as the collectors
-declare theirs (`collect.node_collectors`, `collect.deployment_collectors`).
+share one path and no command writes a fact itself. Their names are in the fact vocabulary
+(facts/names.py), beside the collectors' facts.
 """
 
 from __future__ import annotations
@@ -17,10 +17,6 @@ from redis_audit.failover.probe import CLEANUP_RESERVE_S
 from redis_audit.jsonvalue import JsonObject
 from redis_audit.snapshot import Fact, FactError, FactErrorKind
 from redis_audit.target import Target
-
-POD_LATENCY_FACT = "latency.pods"
-FAILOVER_FACT = "failover.result"
-RUN_INPUT_FACTS = (FAILOVER_FACT, POD_LATENCY_FACT)
 
 
 @dataclass(frozen=True)

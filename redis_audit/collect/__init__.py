@@ -61,21 +61,6 @@ def deployment_collectors() -> list[DeploymentCollector]:
     return [AwsControlPlaneCollector(), LocalLatencyProbe(), KeyspaceCensusCollector()]
 
 
-# Facts a run takes from its options, not from a collector: `run --probe-results` (the app pods' latency
-# probe files) and `run --allow-failover` (the failover probe's result).
-RUN_OPTION_FACTS = ("latency.pods", "failover.result")
-
-
-def provided_facts() -> frozenset[str]:
-    """Every fact name a snapshot can hold: what the collectors declare, the session's own (a node audited
-    without a password) and the run options'. A check may need only these (the registry refuses others)."""
-    from redis_audit.snapshot import NO_PASSWORD
-
-    declared = [fact for c in node_collectors() for fact in c.provides]
-    declared += [fact for d in deployment_collectors() for fact in d.provides]
-    return frozenset({*declared, NO_PASSWORD, *RUN_OPTION_FACTS})
-
-
 def declared_collectors() -> list[Declared]:
     """Every collector that talks to data nodes or Sentinels: the per-node ones and the keyspace census."""
     from redis_audit.collect.keyspace import KeyspaceCensusCollector

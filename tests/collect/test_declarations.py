@@ -5,9 +5,10 @@ from __future__ import annotations
 from redis_audit.acl import auditor_acl_rule, suggest_rule
 from redis_audit.cli.main import main
 from redis_audit.collect import declared_collectors, deployment_collectors, node_collectors
+from redis_audit.facts.names import FACT_NAMES, RUN_INPUT_FACTS
 from redis_audit.guard import READ_ONLY
 from redis_audit.registry import all_checks, discover_packs
-from redis_audit.run_inputs import RUN_INPUT_FACTS
+from redis_audit.snapshot import NO_PASSWORD
 
 
 def test_every_declared_command_is_on_the_read_only_allowlist():
@@ -15,9 +16,15 @@ def test_every_declared_command_is_on_the_read_only_allowlist():
         assert set(collector.commands) <= READ_ONLY.allowed, collector.name
 
 
+def test_the_fact_vocabulary_is_what_collectors_the_session_and_the_run_inputs_declare():
+    declared = {fact for c in node_collectors() for fact in c.provides} | {NO_PASSWORD} | RUN_INPUT_FACTS
+    declared |= {fact for c in deployment_collectors() for fact in c.provides}
+    assert declared == FACT_NAMES
+
+
 def test_every_fact_the_builtin_checks_need_has_a_collector():
     provided = {fact for c in node_collectors() for fact in c.provides}
-    provided |= {c.name for c in deployment_collectors()} | set(RUN_INPUT_FACTS)
+    provided |= {c.name for c in deployment_collectors()} | RUN_INPUT_FACTS
     builtin = [c for c in all_checks(discover_packs()) if c.source == "builtin"]
     needs = {f for c in builtin for f in c.meta.needs if not f.startswith("aws.")}  # control plane: no Redis ACL
     assert needs <= provided

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from redis_audit.audit import add_inputs, failover_findings
 from redis_audit.deadline import Deadline
+from redis_audit.facts.names import FAILOVER_FACT, POD_LATENCY_FACT
 from redis_audit.failover import ProbeOptions
 from redis_audit.profile import load_profile
-from redis_audit.run_inputs import FAILOVER_FACT, POD_LATENCY_FACT, FailoverRequest, RunInputs
+from redis_audit.run_inputs import FailoverRequest, RunInputs
 from redis_audit.snapshot import FactErrorKind, Snapshot
 from redis_audit.target import Target, parse_url
 from redis_audit.topology import DeploymentKind, Topology
