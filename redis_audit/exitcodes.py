@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     SIGNING_FAILED = 4
     INVALID_REPORT = 5  # verify: bad signature, unknown key, wrong type, expired, mismatch
     UPLOAD_FAILED = 6  # run --upload: the report was written locally but not stored in S3
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it); a failover probe that was interrupted
 
 
 class AuditError(Exception):

@@ -153,7 +153,7 @@ def census(target: str, profile: Path | None, mode: str | None, budget: int | No
     else:
         click.echo(render_table(result), nl=False)
     if result.get("complete"):
-        return 0
+        return int(ExitCode.READY)
     stopped = [f"{n.get('address')}: {n.get('error')}" for n in _nodes(result) if n.get("error")]
     click.echo(f"redis-audit: incomplete: the census of {built.url()} is partial: {'; '.join(stopped)}", err=True)
     return int(ExitCode.INCONCLUSIVE)

@@ -89,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     files.reset()  # the inputs noted by an earlier in-process invocation are not this run's
     try:
         result = cli.main(args=argv, prog_name="redis-audit", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("Interrupted.", err=True)
+            return int(ExitCode.INTERRUPTED)
+        click.echo("Aborted.", err=True)  # a confirmation answered no
         return int(ExitCode.USAGE)
     except click.ClickException as exc:
         exc.show()
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        return 130
+        return int(ExitCode.INTERRUPTED)
     except Exception as exc:  # a bug: one scrubbed line, no traceback that could carry a secret
         if os.environ.get("REDIS_AUDIT_DEBUG"):
             raise

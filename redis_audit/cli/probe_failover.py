@@ -224,7 +224,7 @@ def _list(value: object) -> list[object]:
 def exit_status(result: JsonObject, findings: list[JsonObject]) -> int:
     status = result.get("status")
     if status == "interrupted":
-        return 130
+        return int(ExitCode.INTERRUPTED)
     if status == "aborted" or (status == "refused" and result.get("inconclusive")):
         return int(ExitCode.INCONCLUSIVE)
     if status == "refused" or any(f.get("status") == str(Status.FAIL) for f in findings):

@@ -16,7 +16,7 @@ from tabulate import tabulate
 
 from redis_audit.cli.options import build_target, pop_target_options, target_options
 from redis_audit.deadline import Deadline, DeadlineExceeded
-from redis_audit.exitcodes import InconclusiveError, UsageError
+from redis_audit.exitcodes import ExitCode, InconclusiveError, UsageError
 from redis_audit.files import check_destination
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.output.sanitize import visible_json
@@ -97,7 +97,7 @@ def latency(target: str, profile: Path | None, rate: int | None, duration: float
         raise InconclusiveError(f"the probe of {built.seeds[0]} cannot be trusted: {result.failure}")
     if not any(s.sent - s.errors - s.timeouts for s in result.commands.values()):
         raise InconclusiveError(f"the probe of {built.seeds[0]} got no reply in time: {_first_error(result)}")
-    return 0
+    return int(ExitCode.READY)
 
 
 def _first_error(result: ProbeResult) -> str:
