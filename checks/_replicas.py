@@ -36,7 +36,6 @@ from ._facts import fact_or_none, items, optional, table
 # Where the promotion rules come from: sentinelSelectSlave in sentinel.c, clusterHandleSlaveFailover in cluster.c.
 SENTINEL_REFERENCE = "https://github.com/redis/redis/blob/7.0/src/sentinel.c"
 CLUSTER_REFERENCE = "https://github.com/redis/redis/blob/7.0/src/cluster.c"
-REPLICATION_REFERENCE = "https://redis.io/docs/latest/operate/oss_and_stack/management/replication/"
 
 # sentinel.c: SENTINEL_PING_PERIOD (1 s) x 5, SENTINEL_INFO_PERIOD (10 s) x 3.
 SENTINEL_MAX_PING_AGE_MS = 5 * 1000

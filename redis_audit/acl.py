@@ -27,12 +27,6 @@ def _with_key_reads(tokens: list[str], version: tuple[int, int]) -> list[str]:
     return [t if t != "resetkeys" else key_rule for t in tokens]
 
 
-def auditor_acl_line(user: str, version: tuple[int, int] = (7, 0), *, sentinel: bool = False) -> str:
-    """An `ACL SETUSER` command line an operator can paste (password left as a placeholder)."""
-    rule = " ".join(auditor_acl_rule(version, sentinel=sentinel))
-    return f"ACL SETUSER {user} reset on >CHANGE-ME {rule}"
-
-
 # Sent on every connection (the client names itself); AUTH and HELLO need no grant.
 CONNECTION_COMMANDS = ("client|setname", "client|setinfo", "ping")
 # What discovery (discovery.py, not a collector) sends to find every node.

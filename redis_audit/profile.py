@@ -170,7 +170,7 @@ class SignoffSection:
 
     # true: a blocker that is not met (or not verified) makes the verdict NOT_READY. false: shown only.
     gate: bool = False
-    blockers: tuple[SignoffBlocker, ...] = field(default_factory=lambda: phase3_blockers())
+    blockers: tuple[SignoffBlocker, ...] = field(default_factory=lambda: default_signoff_blockers())
 
 
 @dataclass(frozen=True)
@@ -412,7 +412,7 @@ def builtin_profile_text(name: str) -> str:
     return resources.files("redis_audit.profiles").joinpath(f"{name}.toml").read_text(encoding="utf-8")
 
 
-def phase3_blockers() -> tuple[SignoffBlocker, ...]:
+def default_signoff_blockers() -> tuple[SignoffBlocker, ...]:
     """The default sign-off blockers: the ones the built-in `signoff` profile defines (one source of truth)."""
     data = tomllib.loads(builtin_profile_text("signoff"))
     section: SignoffSection = _build(SignoffSection, {"blockers": data["signoff"]["blockers"]},

@@ -63,7 +63,7 @@ def test_pre_promotion_in_ci(sandboxes, keys, tmp_path: Path, capsys: pytest.Cap
     assert cli(capsys, "verify", tmp_path / "tampered.dsse.json", "--key", ci.public_key)[0] == 5
 
 
-def test_signoff_with_dual_control_and_the_phase3_table(sandboxes, keys, tmp_path: Path,
+def test_signoff_with_dual_control_and_the_signoff_blocker_table(sandboxes, keys, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     envelope = tmp_path / "signoff.dsse.json"
     code, _, err = cli(capsys, "run", *audit_args(sandboxes.get(GOOD), tmp_path, "cache-good"), "--profile",

@@ -57,9 +57,6 @@ def _guarded(base: type[Any], policy: CommandPolicy, name: str, deadline: Deadli
 
 
 CanaryConnection = _guarded(redis.Connection, FAILOVER_CANARY, "CanaryConnection")
-CanarySSLConnection = _guarded(redis.SSLConnection, FAILOVER_CANARY, "CanarySSLConnection")
-CanarySentinelConnection = _guarded(SentinelManagedConnection, FAILOVER_CANARY, "CanarySentinelConnection")
-CanarySentinelSSLConnection = _guarded(SentinelManagedSSLConnection, FAILOVER_CANARY, "CanarySentinelSSLConnection")
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,6 @@ from redis_audit.topology import DeploymentKind, Role
 from redis_audit.verdict import Decision
 from tests.helpers import audit, findings, statuses
 
-FIRST_CHECKS = ("AUDIT-001", "AUTH-001", "NET-002", "TLS-001", "MEM-001", "MEM-004", "HA-001")
-
 
 @pytest.mark.parametrize(
     ("spec", "kind", "data_nodes", "sentinels"),
