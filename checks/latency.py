@@ -113,7 +113,7 @@ _AUDIT_HOST_STATUS = {Status.FAIL: Status.WARN, Status.PASS: Status.INFO}
 def audit_host_only(finding: Finding) -> Finding:
     """A measurement from the audit host can neither prove nor refute the app pods' latency."""
     status = _AUDIT_HOST_STATUS.get(finding.status, finding.status)
-    note = ("; not verified from the app pods: run `redis-audit probe latency --emit` there "
+    note = ("; not verified from the app pods: run `redis-audit probe latency --format json --output FILE` there "
             "(deploy/kubernetes/latency-probe-job.yaml) and pass the files with `run --probe-results`")
     return dataclasses.replace(finding, status=status, message=finding.message + note)
 

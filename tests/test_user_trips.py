@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from redis_audit.cli.keys_census import render_table
+from redis_audit.cli.census import render_table
 from redis_audit.model import Status
 from redis_audit.wording import plural
 from tests.judging import run_check, snapshot

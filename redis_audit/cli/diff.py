@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from redis_audit.cli.deprecated import RenamedChoice
+from redis_audit.cli.document import check_output, format_option, output_option, write_document
 from redis_audit.cli.signed import acceptance_options, load_keys, parse_at, pop_acceptance, verify_file, verify_options
 from redis_audit.exitcodes import ExitCode, UsageError
 from redis_audit.jsonvalue import JsonObject
@@ -66,22 +68,31 @@ def text(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary(old: Path, new: Path, result: dict[str, Any]) -> str:
+    verdict = result["verdict"]
+    return (f"{old} -> {new}: verdict {verdict['before']} -> {verdict['after']}, {len(result['new'])} new, "
+            f"{len(result['resolved'])} resolved, {len(result['changed'])} changed, "
+            f"{len(result['newBlockers'])} new blockers")
+
+
 @click.command()
 @click.argument("old", type=click.Path(path_type=Path))
 @click.argument("new", type=click.Path(path_type=Path))
 @verify_options
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option(["table", "json"], type=RenamedChoice(["table", "json"], {"text": "table"}, "--format"))
+@output_option("the comparison")
 @acceptance_options
 def diff(old: Path, new: Path, keys: tuple[Path, ...], threshold: int, expect_target: str | None, at: str | None,
-         output_format: str, **policy: Any) -> int:
+         output_format: str, output: Path | None, **policy: Any) -> int:
     """Compare two signed reports: new, resolved and changed findings, and the verdict. The policy options
     apply to NEW (OLD is a baseline, verified as of its own run)."""
+    check_output(output)
     pinned = load_keys(keys)
     before = verify_file(old, pinned, threshold, expect_target, enforce_expiry=False)
     after = verify_file(new, pinned, threshold, expect_target, parse_at(at), acceptance=pop_acceptance(policy))
     if View(before.report).target != View(after.report).target:
         raise UsageError(f"{old} is about {View(before.report).target}, {new} about {View(after.report).target}")
     result = compare(before.report, after.report)
-    click.echo(json.dumps(result, indent=2, sort_keys=True) + "\n" if output_format == "json" else text(result),
-               nl=False)
+    write_document(json.dumps(result, indent=2, sort_keys=True) + "\n" if output_format == "json" else text(result),
+                   output, summary(old, new, result))
     return int(ExitCode.NOT_READY) if result["newBlockers"] else int(ExitCode.READY)

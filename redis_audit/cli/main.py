@@ -22,19 +22,6 @@ def _probe() -> click.Command:
     return probe.probe
 
 
-def _keys() -> click.Command:
-    from redis_audit.cli import keys, keys_census
-
-    keys.keys.add_command(keys_census.census)
-    return keys.keys
-
-
-def _census() -> click.Command:
-    from redis_audit.cli import keys_census
-
-    return keys_census.census
-
-
 def _command(module: str, name: str) -> Callable[[], click.Command]:
     def load() -> click.Command:
         command = getattr(importlib.import_module(f"redis_audit.cli.{module}"), name)
@@ -54,8 +41,8 @@ _LOADERS: dict[str, Callable[[], click.Command]] = {
     "acl": _command("acl", "acl"),
     "sandbox": _command("sandbox", "sandbox"),
     "probe": _probe,
-    "keys": _keys,
-    "census": _census,
+    "keys": _command("keys", "keys"),
+    "census": _command("census", "census"),
     "verify": _command("verify", "verify"),
     "render": _command("verify", "render_command"),
     "diff": _command("diff", "diff"),

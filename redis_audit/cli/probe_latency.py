@@ -1,7 +1,8 @@
 """`redis-audit probe latency TARGET`: an open-loop latency probe of one node, from where it runs.
 
-Run it where the application runs (deploy/kubernetes/latency-probe-job.yaml) with --emit FILE,
-then fold the files into an audit with `redis-audit run ... --probe-results FILE...`.
+Run it where the application runs (deploy/kubernetes/latency-probe-job.yaml) with
+`--format json --output FILE` (the result document), then fold the files into an audit with
+`redis-audit run ... --probe-results FILE...`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 import click
 from tabulate import tabulate
 
+from redis_audit.cli import deprecated
+from redis_audit.cli.document import check_output, format_option, output_option, write_document
 from redis_audit.cli.options import build_target, pop_target_options, target_options
 from redis_audit.deadline import Deadline, DeadlineExceeded
 from redis_audit.exitcodes import ExitCode, InconclusiveError, UsageError
@@ -52,21 +55,27 @@ def _commands(value: str | None) -> tuple[str, ...] | None:
 @click.option("--connections", type=click.IntRange(1, 16), help="Parallel connections sharing the rate.")
 @click.option("--commands", "commands_text", metavar="LIST",
               help="Comma-separated: ping,get (read-only), set,evalsha (writes; need [latency] allow_writes).")
-@click.option("--emit", type=click.Path(path_type=Path), help="Write the result file here ('-': stdout).")
+@deprecated.old_option("--emit", lambda path: "--format json" + ("" if str(path) == "-" else " --output FILE"),
+                       type=click.Path(path_type=Path))
 @click.option("--az", help="Availability zone of this host (default: $REDIS_AUDIT_AZ, $AVAILABILITY_ZONE, "
               "$TOPOLOGY_ZONE).")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option(["table", "json"], help="json: the result document that `run --probe-results` reads.")
+@output_option("the result")
 @click.option("--deadline", type=click.FloatRange(min=1), metavar="SECONDS",
               help="Seconds the whole probe may take, whatever the server does (then exit 3). "
                    f"Default: the duration + {DEADLINE_MARGIN_S:g} s.")
 def latency(target: str, profile: Path | None, rate: int | None, duration: float | None, connections: int | None,
-            commands_text: str | None, emit: Path | None, az: str | None, output_format: str,
-            deadline: float | None, **kwargs: Any) -> int:
+            commands_text: str | None, deprecated_emit: Path | None, az: str | None, output_format: str,
+            output: Path | None, deadline: float | None, **kwargs: Any) -> int:
     """Measure TARGET's latency as a client sees it: open loop, P50..P99.9 with 95% bounds."""
     started = time.monotonic()
     built = build_target(target, pop_target_options(kwargs))
+    emit = deprecated_emit  # the old spelling: the JSON result to FILE ('-': stdout), the rendering to stdout
+    if emit is not None and output is not None:
+        raise deprecated.both_given("--output", "--emit")
+    check_output(output)  # before the probe: its result must have somewhere to go
     if emit is not None and str(emit) != "-":
-        check_destination(emit, "--emit")  # before the probe: its result must have somewhere to go
+        check_destination(emit, "--emit")
     if built.kind != "redis":
         raise UsageError("probe latency takes a redis:// or rediss:// node address (the primary)")
     try:
@@ -86,18 +95,25 @@ def latency(target: str, profile: Path | None, rate: int | None, duration: float
     finally:
         wall.close()
     doc = result_document(result, origin_from_env(az), built.url())
-    if emit is not None:
+    text = json.dumps(doc, sort_keys=True, indent=1) + "\n" if output_format == "json" else render_table(doc) + "\n"
+    if emit is None:
+        write_document(text, output, summary(built.seeds[0], doc))
+    else:
         write_result(emit, doc)
-    if emit is None or str(emit) != "-":
-        if output_format == "json":
-            click.echo(json.dumps(doc, sort_keys=True, indent=1))
-        else:
-            click.echo(render_table(doc))
+        if str(emit) != "-":
+            click.echo(text, nl=False)
     if result.failure is not None:  # replies refused or connections lost: not a latency to report
         raise InconclusiveError(f"the probe of {built.seeds[0]} cannot be trusted: {result.failure}")
     if not any(s.sent - s.errors - s.timeouts for s in result.commands.values()):
         raise InconclusiveError(f"the probe of {built.seeds[0]} got no reply in time: {_first_error(result)}")
     return int(ExitCode.READY)
+
+
+def summary(seed: object, doc: JsonObject) -> str:
+    all_ = doc.get("all") if isinstance(doc.get("all"), dict) else {}
+    response = all_.get("responseUs") if isinstance(all_, dict) else None
+    stats = response if isinstance(response, dict) else {}
+    return f"Latency probe of {seed}: {stats.get('count', 0)} requests, P95 {stats.get('p95', '-')} µs"
 
 
 def _first_error(result: ProbeResult) -> str:

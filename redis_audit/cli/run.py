@@ -117,7 +117,7 @@ def summary_line(report: Report) -> str:
 @aws_options
 @asff.asff_options
 @click.option("--probe-results", type=click.Path(path_type=Path), multiple=True, metavar="FILE",
-              help="A `probe latency --emit` result from an app pod (repeat for several pods).")
+              help="A `probe latency --format json` result from an app pod (repeat for several pods).")
 @click.option("--allow-failover", is_flag=True, help="Also run the failover probe (changes the deployment!).")
 @failover_options(prefix="failover-")
 @click.option("--sign-with", "sign_with", multiple=True, metavar="KEY",

@@ -1,5 +1,5 @@
-"""Latency probe result files: written where the application runs (`probe latency --emit`), folded
-into an audit (`run --probe-results`), and the profile-to-probe configuration both share.
+"""Latency probe result files: written where the application runs (`probe latency --format json`), folded into
+an audit (`run --probe-results`), and the profile-to-probe configuration both share.
 
 The document itself (its schema, validation and origin label) is pure data: facts/latency.py.
 """

@@ -158,9 +158,9 @@ def generate_keypair(out_dir: Path, algorithm: Algorithm = "ed25519", allow_inse
     private_pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    write_file(paths.private_key, private_pem, what="--out", mode=0o600, exclusive=True)
+    write_file(paths.private_key, private_pem, what="--output-dir", mode=0o600, exclusive=True)
     try:
-        write_file(paths.public_key, public_key_pem(private_key.public_key()), what="--out", mode=0o644,
+        write_file(paths.public_key, public_key_pem(private_key.public_key()), what="--output-dir", mode=0o644,
                    exclusive=True)
     except BaseException:
         paths.private_key.unlink()  # no half-written pair left behind

@@ -1,4 +1,5 @@
-"""`redis-audit census TARGET` (also `keys TARGET`): the census on its own, as a user runs it."""
+"""`redis-audit census TARGET`: the census on its own, as a user runs it. Its old spellings, `keys TARGET`
+and `keys census TARGET`, still run it, with one deprecation line."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def loaded(fresh_sandbox: Callable[[SandboxSpec], Sandbox]) -> Sandbox:
 
 def test_census_prints_groups_and_says_when_the_budget_bought_an_exact_answer(
         loaded: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["keys", *sandbox_cli_args(loaded, tmp_path), "--mode", "sampled"]) == 0
+    assert main(["census", *sandbox_cli_args(loaded, tmp_path), "--mode", "sampled"]) == 0
     out = capsys.readouterr().out
     assert "rl:*:*" in out and "rlz:*" in out
     assert "mode exact (sampled was asked; the budget covered every key)" in out
@@ -41,3 +42,30 @@ def test_a_refused_census_is_one_line_and_exit_3(loaded: Sandbox, tmp_path: Path
     err = capsys.readouterr().err
     assert "NOPERM" in err and "acl suggest" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_census_output_writes_what_stdout_shows_and_one_line_about_it(loaded: Sandbox, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["census", *sandbox_cli_args(loaded, tmp_path), "--format", "json"]
+    assert main(args) == 0
+    shown = json.loads(capsys.readouterr().out)
+    out = tmp_path / "census.json"
+    assert main([*args, "--output", str(out)]) == 0
+    captured = capsys.readouterr()
+    address = loaded.info.target_url.split("//")[1]
+    groups = len(shown["groups"])
+    assert captured.out == (f"Census of rediss://auditor@{address}: 1,140 keys in {groups} groups (exact); "
+                            f"written to {out}\n")
+    assert captured.err == ""
+    written = json.loads(out.read_text())
+    assert {g["pattern"]: g["keys"] for g in written["groups"]} == {g["pattern"]: g["keys"] for g in shown["groups"]}
+
+
+@pytest.mark.parametrize("old", [["keys"], ["keys", "census"]])
+def test_the_old_census_spellings_still_run_it_and_say_the_new_one(old: list[str], loaded: Sandbox, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*old, *sandbox_cli_args(loaded, tmp_path), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["totals"]["keys"] == 1140
+    assert captured.err == (f'redis-audit: warning: "redis-audit {" ".join(old)} TARGET" is deprecated and will be '
+                            'removed; use "redis-audit census TARGET"\n')

@@ -1,4 +1,8 @@
-"""`redis-audit census TARGET`: the keyspace census on its own, as a table or JSON."""
+"""`redis-audit census TARGET`: the keyspace census on its own, as a table or JSON.
+
+The census reads keys from a source (today the live deployment, `live_census`) and writes one document
+(`--format table|json`, `--output FILE`) whatever the source was.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,26 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import redis
 
+from redis_audit.cli.document import check_output, format_option, output_option, write_document
 from redis_audit.cli.options import build_target, pop_target_options, target_options
 from redis_audit.client import Timeouts
 from redis_audit.collect.keyspace import census_options
 from redis_audit.deadline import Deadline, DeadlineExceeded
 from redis_audit.discovery import DiscoveryFailed, discover
-from redis_audit.exitcodes import ExitCode, InconclusiveError
+from redis_audit.exitcodes import ExitCode, InconclusiveError, UsageError
 from redis_audit.node_trust import with_allowed_hosts
+from redis_audit.output.sanitize import visible
 from redis_audit.profile import load_profile
 from redis_audit.secret import scrub
+from redis_audit.target import Target
+
+if TYPE_CHECKING:
+    from redis_audit.keyspace import CensusOptions
 
 DEFAULT_DEADLINE_S = 3600.0
 
@@ -97,31 +107,30 @@ def render_table(result: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.argument("target")
+@click.argument("target", required=False)
 @target_options
-@click.option("--profile", type=click.Path(path_type=Path), help="Profile TOML ([keyspace], [[limiters]]).")
+@click.option("--profile", type=click.Path(path_type=Path), metavar="builtin:NAME|FILE",
+              help="Profile ([keyspace], [[limiters]]): a TOML file or a built-in (default: builtin:default).")
 @click.option("--mode", type=click.Choice(["exact", "sampled"]), help="Every key, or a sample (default: profile).")
 @click.option("--budget", type=click.IntRange(min=1000), help="Sampled mode: commands to spend.")
 @click.option("--types", "types", type=click.Choice(["per-key", "sampled"]),
               help="TYPE for every key, or for a uniform sample of them (counts, bytes and TTLs stay per key; "
                    "the output says typesSampled). Default: profile ([keyspace] types, per-key).")
 @click.option("--prefix", "prefixes", multiple=True, help="Group keys by this prefix (repeatable).")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option(["table", "json"])
+@output_option("the census")
 @click.option("--time-budget", type=click.FloatRange(min=0), default=0.0,
               help="Seconds of scanning: no new slice starts after them; 0: no limit.")
 @click.option("--deadline", type=click.FloatRange(min=1), default=DEFAULT_DEADLINE_S, show_default=True,
               help="Seconds the whole census may take, whatever the servers do (then exit 3).")
 @click.option("--replicas", is_flag=True, help="Scan a replica of each primary where one exists.")
-def census(target: str, profile: Path | None, mode: str | None, budget: int | None, types: str | None,
-           prefixes: tuple[str, ...], output_format: str, time_budget: float, deadline: float, replicas: bool,
-           **kwargs: Any) -> int:
+def census(target: str | None, profile: Path | None, mode: str | None, budget: int | None, types: str | None,
+           prefixes: tuple[str, ...], output_format: str, output: Path | None, time_budget: float, deadline: float,
+           replicas: bool, **kwargs: Any) -> int:
     """Group TARGET's keys by pattern: counts, types, corrected bytes, TTL histogram, keys without TTL."""
-    from redis_audit.keyspace import CensusError, run_census
-
     wall = Deadline.after(deadline, "census")  # from here on, nothing of this census outlives it
     click.get_current_context().call_on_close(wall.close)
     loaded = load_profile(profile)
-    built = with_allowed_hosts(build_target(target, pop_target_options(kwargs)), loaded.target.allowed_hosts)
     options = census_options(loaded, time_budget)
     options = dataclasses.replace(
         options,
@@ -131,6 +140,26 @@ def census(target: str, profile: Path | None, mode: str | None, budget: int | No
         read_from_replicas=replicas or options.read_from_replicas,
         scan=dataclasses.replace(options.scan, types=types or options.scan.types),
     )
+    # Where the keys are read from: the live deployment (the only source so far).
+    if target is None:
+        raise UsageError("missing TARGET: the deployment to count (redis://, rediss:// or redis+sentinel://)")
+    built = with_allowed_hosts(build_target(target, pop_target_options(kwargs)), loaded.target.allowed_hosts)
+    check_output(output)  # before the census: its result must have somewhere to go
+    source = built.url()
+    result = live_census(built, options, wall)
+    text = json.dumps(result, indent=2, sort_keys=True) + "\n" if output_format == "json" else render_table(result)
+    write_document(text, output, summary(source, result))
+    if result.get("complete"):
+        return int(ExitCode.READY)
+    stopped = [f"{n.get('address')}: {n.get('error')}" for n in _nodes(result) if n.get("error")]
+    click.echo(f"redis-audit: incomplete: the census of {source} is partial: {'; '.join(stopped)}", err=True)
+    return int(ExitCode.INCONCLUSIVE)
+
+
+def live_census(built: Target, options: CensusOptions, wall: Deadline) -> dict[str, Any]:
+    """The census of a running deployment: discovery, then the gentle scan of every primary (or replica)."""
+    from redis_audit.keyspace import CensusError, run_census
+
     try:
         topology = discover(built, Timeouts(), wall)
     except DiscoveryFailed as exc:
@@ -140,7 +169,7 @@ def census(target: str, profile: Path | None, mode: str | None, budget: int | No
             from None
     progress = Progress()
     try:
-        result = run_census(built, topology, options, progress, deadline=wall)
+        return run_census(built, topology, options, progress, deadline=wall)
     except redis.ResponseError as exc:  # a command refused, e.g. NOPERM: the census cannot be taken
         hint = " (the auditor needs what `redis-audit acl suggest` grants)" if "NOPERM" in str(exc) else ""
         raise InconclusiveError(f"the census of {built.url()} was refused: {scrub(exc)}{hint}") from None
@@ -148,15 +177,14 @@ def census(target: str, profile: Path | None, mode: str | None, budget: int | No
         raise InconclusiveError(f"the census of {built.url()} could not be taken: {scrub(exc)}") from None
     finally:
         progress.finish()
-    if output_format == "json":
-        click.echo(json.dumps(result, indent=2, sort_keys=True))
-    else:
-        click.echo(render_table(result), nl=False)
-    if result.get("complete"):
-        return int(ExitCode.READY)
-    stopped = [f"{n.get('address')}: {n.get('error')}" for n in _nodes(result) if n.get("error")]
-    click.echo(f"redis-audit: incomplete: the census of {built.url()} is partial: {'; '.join(stopped)}", err=True)
-    return int(ExitCode.INCONCLUSIVE)
+
+
+def summary(source: str, result: dict[str, Any]) -> str:
+    totals: dict[str, Any] = result.get("totals") or {}
+    groups = result.get("groups")
+    count = len(groups) if isinstance(groups, list) else 0
+    return (f"Census of {visible(source)}: {totals.get('keys', 0):,} keys in {count} group{'s' if count != 1 else ''}"
+            f" ({result.get('mode')})")
 
 
 def _nodes(result: dict[str, Any]) -> list[dict[str, Any]]:
