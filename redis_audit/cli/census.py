@@ -24,7 +24,7 @@ from redis_audit.deadline import Deadline, DeadlineExceeded
 from redis_audit.discovery import DiscoveryFailed, discover
 from redis_audit.exitcodes import ExitCode, InconclusiveError, UsageError
 from redis_audit.node_trust import with_allowed_hosts
-from redis_audit.output.sanitize import visible
+from redis_audit.output.sanitize import visible, visible_json
 from redis_audit.profile import load_profile
 from redis_audit.secret import scrub
 from redis_audit.target import Target
@@ -65,8 +65,6 @@ def _estimate(group: dict[str, Any], ci: dict[str, Any], name: str, sampled: boo
 
 def render_table(result: dict[str, Any]) -> str:
     from tabulate import tabulate  # only for the table output: its import costs ~60 ms of every run
-
-    from redis_audit.output.sanitize import visible_json
 
     result = visible_json(result)  # key names and patterns show their control characters, never run them
     rows = []
