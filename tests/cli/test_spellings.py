@@ -20,8 +20,7 @@ DEPRECATED = 'redis-audit: warning: "{old}" is deprecated and will be removed; u
 # Commands with --format whose output is not a document to keep: why each is exempt from --output.
 NOT_DOCUMENTS = {"sandbox status": "the state of a local sandbox, shown to the person running it"}
 # Commands that reach a deployment without --deadline: why each is bounded anyway.
-NO_DEADLINE = {"acl suggest": "one INFO to one seed, under the connect and command timeouts",
-               "demo": "audits the sandbox it started itself, under the audit's default deadline"}
+NO_DEADLINE = {"acl suggest": "one INFO to one seed, under the connect and command timeouts"}
 FORMAT_NAMES = {"table", "json", "markdown", "html", "junit", "sarif", "asff", "policyreport", "prometheus",
                 "openmetrics"}
 
