@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from redis_audit.check import CheckContext
-from redis_audit.model import Finding, Severity
+from redis_audit.check import CheckContext, Limit
+from redis_audit.model import Finding, Severity, Status
 from redis_audit.wording import plural
 
 from ._aws import aws_check, extend, managed
@@ -105,13 +105,10 @@ def snapshot_retention(ctx: CheckContext) -> Iterator[Finding]:
     wanted = ctx.profile.aws.min_snapshot_retention_days
     days = m.raw.get("SnapshotRetentionLimit") or 0
     window = m.raw.get("SnapshotWindow") or m.raw.get("DailySnapshotTime")
-    observed = {"SnapshotRetentionLimit": days, "SnapshotWindow": window}
-    if days >= wanted:
-        yield ctx.passed(m.arn, f"snapshots kept {plural(days, 'day')}", observed=observed, expected=f">= {wanted}")
-    elif days == 0:
-        yield ctx.failed(m.arn, "automated backups are off", observed=observed, expected=f">= {wanted}")
-    else:
-        yield ctx.failed(m.arn, f"snapshots kept {plural(days, 'day')}, the profile requires {wanted}",
-                         observed=observed, expected=f">= {wanted}")
+    failed = f"snapshots kept {plural(days, 'day')}, the profile requires {wanted}" if days else \
+        "automated backups are off"
+    yield ctx.graded(m.arn, days, fail=Limit(">=", wanted), observed={"SnapshotRetentionLimit": days,
+                     "SnapshotWindow": window},
+                     message={Status.PASS: f"snapshots kept {plural(days, 'day')}", Status.FAIL: failed})
 
 

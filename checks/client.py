@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from redis_audit.check import CheckContext, Scope
+from redis_audit.check import CheckContext, Limit, Scope
 from redis_audit.facts.histogram import merged
 from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject, basis_points
-from redis_audit.model import DEPLOYMENT, Finding, Severity
+from redis_audit.model import DEPLOYMENT, Finding, Severity, Status
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot
 from redis_audit.topology import Role
 from redis_audit.wording import plural
@@ -210,16 +210,14 @@ def pool_utilisation(ctx: CheckContext) -> Iterator[Finding]:
         used = basis_points(count, capacity)
         observed: JsonObject = {"connections": count, "capacity": capacity, "utilisationBp": used,
                                 "unnamed": unnamed}
-        expected = f"< {client.max_pool_utilisation_pct}% of {capacity}"
-        if used >= client.max_pool_utilisation_pct * 100:
-            yield ctx.failed(node, f"{plural(count, 'connection')} named {client.client_name!r} of {capacity} "
-                             f"({used // 100}%)", observed=observed, expected=expected)
-        elif count == 0:
+        fail = Limit("<", client.max_pool_utilisation_pct, f"% of {capacity}", scale=100)
+        if count == 0:  # never over the limit (it is at least 1%), but no sign of the application either
             yield ctx.warned(node, f"no connection named {client.client_name!r}: is the application using it?",
-                             observed=observed, expected=expected)
-        else:
-            yield ctx.passed(node, f"{count} of {plural(capacity, 'pooled connection')} open ({used // 100}%)",
-                             observed=observed, expected=expected)
+                             observed=observed, expected=str(fail))
+            continue
+        yield ctx.graded(node, used, fail=fail, observed=observed, message={
+            Status.FAIL: f"{plural(count, 'connection')} named {client.client_name!r} of {capacity} ({used // 100}%)",
+            Status.PASS: f"{count} of {plural(capacity, 'pooled connection')} open ({used // 100}%)"})
 
 
 @PACK.check(
@@ -251,18 +249,13 @@ def server_capacity(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     peak = client.pods * client.pool_size * CONNECTIONS_PEAK_FACTOR_PCT // 100
     used = basis_points(peak, max(1, maxclients))
     observed: JsonObject = {"projectedPeak": peak, "maxclients": maxclients, "utilisationBp": used}
-    expected = f"< {client.max_pool_utilisation_pct}% of maxclients"
-    if peak >= maxclients:
+    warn = Limit("<", client.max_pool_utilisation_pct, "% of maxclients", scale=100)
+    if peak >= maxclients:  # a count, not a rounded ratio: the server refuses the connection past maxclients
         yield ctx.failed(node, f"projected peak {plural(peak, 'connection')} ≥ maxclients {maxclients}",
-                         observed=observed, expected=expected)
-    elif used >= client.max_pool_utilisation_pct * 100:
-        yield ctx.warned(node, f"projected peak {plural(peak, 'connection')} is {used // 100}% of "
-                               f"maxclients {maxclients}",
-                         observed=observed, expected=expected)
-    else:
-        yield ctx.passed(node, f"projected peak {plural(peak, 'connection')} is {used // 100}% of "
-                               f"maxclients {maxclients}",
-                         observed=observed, expected=expected)
+                         observed=observed, expected=str(warn))
+        return
+    yield ctx.graded(node, used, warn=warn, observed=observed, message=f"projected peak "
+                     f"{plural(peak, 'connection')} is {used // 100}% of maxclients {maxclients}")
 
 
 @PACK.check(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from redis_audit.check import CheckContext, Scope
+from redis_audit.check import CheckContext, Limit, Scope
 from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject, JsonValue
-from redis_audit.model import Finding, Severity
+from redis_audit.model import Finding, Severity, Status
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
 from redis_audit.wording import plural
@@ -231,17 +231,15 @@ def no_hot_shard(ctx: CheckContext) -> Iterator[Finding]:
     judged = {m: r for m, r in ratios.items() if r is not None}
     worst = max(judged.values(), default=0)
     observed: JsonObject = {"byPrimary": {a: dict(v) for a, v in loads.items()}, "maxOverMeanBp": dict(ratios)}
-    expected: JsonObject = {"maxOverMeanBp": f"< {profile.hot_shard_warn_bp}"}
-    hot = ", ".join(f"{m} {r / 10000:.2f}x" for m, r in judged.items() if r >= profile.hot_shard_warn_bp)
-    if worst > profile.hot_shard_fail_bp:
-        yield ctx.failed(ctx.deployment, f"hot shard: {hot}", observed=observed, expected=expected)
-    elif worst >= profile.hot_shard_warn_bp:
-        yield ctx.warned(ctx.deployment, f"uneven shards: {hot}", observed=observed, expected=expected)
-    elif not judged:
+    warn, fail = Limit("<", profile.hot_shard_warn_bp), Limit("<=", profile.hot_shard_fail_bp)
+    hot = ", ".join(f"{m} {r / 10000:.2f}x" for m, r in judged.items() if not warn.holds(r))
+    if not judged:
         yield ctx.passed(ctx.deployment, "shards too idle to compare (below every floor)", observed=observed)
-    else:
-        yield ctx.passed(ctx.deployment, f"balanced: worst max/mean {worst / 10000:.2f}x", observed=observed,
-                         expected=expected)
+        return
+    yield ctx.graded(ctx.deployment, worst, warn=warn, fail=fail, observed=observed,
+                     expected={"maxOverMeanBp": str(warn)},
+                     message={Status.FAIL: f"hot shard: {hot}", Status.WARN: f"uneven shards: {hot}",
+                              Status.PASS: f"balanced: worst max/mean {worst / 10000:.2f}x"})
 
 
 @PACK.check(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from redis_audit.check import CheckContext, Scope
+from redis_audit.check import CheckContext, Limit, Scope
 from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import JsonObject
-from redis_audit.model import Finding, Severity
+from redis_audit.model import Finding, Severity, Status
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import Address, DeploymentKind, Node, Role
 from redis_audit.wording import plural
@@ -110,19 +110,19 @@ def replication_healthy(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Findi
         "masterLastIoSecondsAgo": node.info("replication", "master_last_io_seconds_ago"),
         "master": f"{node.info('replication', 'master_host')}:{node.info('replication', 'master_port')}",
     }
-    warn_s, fail_s = ctx.profile.ha.lag_warn_s, ctx.profile.ha.lag_fail_s
-    expected: JsonObject = {"masterLinkStatus": "up", "lagSeconds": f"<= {warn_s}"}
+    warn, fail = Limit("<=", ctx.profile.ha.lag_warn_s), Limit("<=", ctx.profile.ha.lag_fail_s)
+    expected: JsonObject = {"masterLinkStatus": "up", "lagSeconds": str(warn)}
     if link != "up":
         yield ctx.failed(node, f"the replication link is {link}", observed=observed, expected=expected)
-    elif lag is not None and lag > fail_s:
-        yield ctx.failed(node, f"the replica lags {lag} s behind its primary", observed=observed, expected=expected)
-    elif syncing:
+        return
+    lagging = f"the replica lags {lag} s behind its primary"
+    graded = ctx.passed(node, "link up, lag unknown s", observed=observed, expected=expected) if lag is None else \
+        ctx.graded(node, lag, warn=warn, fail=fail, observed=observed, expected=expected,
+                   message={Status.PASS: f"link up, lag {lag} s", Status.WARN: lagging, Status.FAIL: lagging})
+    if syncing and graded.status is not Status.FAIL:  # a full sync outranks a lag under the fail limit
         yield ctx.warned(node, "a full synchronisation is in progress", observed=observed, expected=expected)
-    elif lag is not None and lag > warn_s:
-        yield ctx.warned(node, f"the replica lags {lag} s behind its primary", observed=observed, expected=expected)
     else:
-        yield ctx.passed(node, f"link up, lag {lag if lag is not None else 'unknown'} s", observed=observed,
-                         expected=expected)
+        yield graded
 
 
 @PACK.check(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from redis_audit.check import CheckContext, Scope
+from redis_audit.check import CheckContext, Limit, Scope
 from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import basis_points
 from redis_audit.model import Finding, Severity
@@ -153,13 +153,9 @@ def projected_memory(ctx: CheckContext) -> Iterator[Finding]:
                 "otherBytes": base, "limiters": per_limiter, "carriesTrafficFactorBp": factor_bp}
     message = (f"projected peak {peak // (1 << 20)} MB is {ratio / 100:.1f}% of maxmemory; the cap carries "
                f"{factor_bp / 10_000:.2f}x the modelled peak at {mem.projected_pass_pct}%{sampled_note(data)}")
-    expected = f"<= {mem.projected_pass_pct}% of maxmemory"
-    if ratio <= mem.projected_pass_pct * 100:
-        yield ctx.passed(ctx.deployment, message, observed=observed, expected=expected)
-    elif ratio <= mem.projected_fail_pct * 100:
-        yield ctx.warned(ctx.deployment, message, observed=observed, expected=expected)
-    else:
-        yield ctx.failed(ctx.deployment, message, observed=observed, expected=expected)
+    yield ctx.graded(ctx.deployment, ratio, warn=Limit("<=", mem.projected_pass_pct, "% of maxmemory", scale=100),
+                     fail=Limit("<=", mem.projected_fail_pct, "% of maxmemory", scale=100), message=message,
+                     observed=observed)
 
 
 @PACK.check(

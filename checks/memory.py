@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from redis_audit.check import CheckContext, Scope
+from redis_audit.check import CheckContext, Limit, Scope
 from redis_audit.facts.values import as_int
 from redis_audit.jsonvalue import basis_points
 from redis_audit.model import Finding, Severity
@@ -110,10 +110,7 @@ def memory_headroom(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     observed: dict[str, Any] = {"maxmemory": maxmemory, "totalSystemMemory": ram, "ratioBp": ratio, "forks": forks}
     why = " (the node forks: " + ", ".join(k for k, v in forks.items() if v) + ")" if forking else ""
     message = f"maxmemory is {ratio / 100:.1f}% of the host's RAM, limit {limit}%{why}"
-    if ratio <= limit * 100:
-        yield ctx.passed(node, message, observed=observed, expected=f"<= {limit}%")
-    else:
-        yield ctx.failed(node, message, observed=observed, expected=f"<= {limit}%")
+    yield ctx.graded(node, ratio, fail=Limit("<=", limit, "%", scale=100), message=message, observed=observed)
 
 
 @PACK.check(
@@ -134,15 +131,11 @@ def memory_utilisation(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Findin
         yield ctx.skipped(node, "maxmemory is 0: utilisation has no cap to compare with (see MEM-001)")
         return
     ratio = basis_points(used, maxmemory)
-    warn, fail = ctx.profile.memory.utilisation_warn_pct, ctx.profile.memory.utilisation_fail_pct
-    observed = {"usedMemory": used, "maxmemory": maxmemory, "ratioBp": ratio}
-    message = f"used_memory is {ratio / 100:.1f}% of maxmemory"
-    if ratio < warn * 100:
-        yield ctx.passed(node, message, observed=observed, expected=f"< {warn}%")
-    elif ratio <= fail * 100:
-        yield ctx.warned(node, message, observed=observed, expected=f"< {warn}%")
-    else:
-        yield ctx.failed(node, message, observed=observed, expected=f"<= {fail}%")
+    memory = ctx.profile.memory
+    yield ctx.graded(node, ratio, warn=Limit("<", memory.utilisation_warn_pct, "%", scale=100),
+                     fail=Limit("<=", memory.utilisation_fail_pct, "%", scale=100),
+                     message=f"used_memory is {ratio / 100:.1f}% of maxmemory",
+                     observed={"usedMemory": used, "maxmemory": maxmemory, "ratioBp": ratio})
 
 
 @PACK.check(

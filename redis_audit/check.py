@@ -19,14 +19,24 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import inspect
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
+from redis_audit.check_rules import (
+    ID_RULE,
+    CheckDefinitionError,
+    function_name,
+    member,
+    members,
+    signature_problem,
+    url_problem,
+    valid_id,
+)
+from redis_audit.check_rules import Category as Category
+from redis_audit.check_rules import Scope as Scope
+from redis_audit.grading import Limit as Limit
+from redis_audit.grading import grade, passing_limit
 from redis_audit.jsonvalue import JsonObject, JsonValue
 from redis_audit.model import DEPLOYMENT, Finding, Severity, Status, evidence
 from redis_audit.snapshot import NodeSnapshot, Snapshot
@@ -36,118 +46,7 @@ if TYPE_CHECKING:
     from redis_audit.profile import Profile
 
 NOT_APPLICABLE = "notApplicable"  # the evidence key of a not-applicable SKIP
-# The catalogue's ids (checks.md: NET-001, SECRET-002); a third-party check outside the catalogue takes
-# its own namespace after "X-" (X-ACME-001), so it never takes an id the catalogue may give later.
-CATALOGUE_ID = re.compile(r"^[A-Z]{2,6}-[0-9]{3}$")
-THIRD_PARTY_ID = re.compile(r"^X-[A-Z][A-Z0-9]{1,15}-[0-9]{3}$")
-ID_RULE = "the id must be a catalogue id like 'MEM-001' (2-6 capitals, 3 digits) or a third-party id like 'X-ACME-001'"
 ALL_KINDS = frozenset(DeploymentKind)
-
-
-class Scope(StrEnum):
-    NODE = "node"
-    DEPLOYMENT = "deployment"
-
-
-class Category(StrEnum):
-    """The catalogue's headings (checks.md), plus the audit's own health."""
-
-    NETWORK = "network"
-    TLS = "tls"
-    AUTHENTICATION = "authentication"
-    ACL = "acl"
-    HARDENING = "hardening"
-    SECRETS = "secrets"
-    ENCRYPTION = "encryption"
-    AVAILABILITY = "availability"  # HA, and the failover probe's FO
-    SENTINEL = "sentinel"
-    CLUSTER = "cluster"
-    MEMORY = "memory"
-    LIMITER = "limiter"
-    LATENCY = "latency"
-    CLIENT = "client"
-    PERSISTENCE = "persistence"
-    HOST = "host"
-    MONITORING = "monitoring"
-    AUDIT = "audit"
-
-
-# What the judge passes a check's function, by scope (judge._evaluate).
-PARAMETERS = {Scope.NODE: ("ctx", "node"), Scope.DEPLOYMENT: ("ctx",)}
-
-
-class CheckDefinitionError(ValueError):
-    """A check (or extension) that breaks the check API, refused when it registers: at the pack's import,
-    never as an ERROR on every node at judge time. `check` names it (id, and function when known)."""
-
-    def __init__(self, check: str, reason: str, pack: str | None = None) -> None:
-        super().__init__(f"check pack {pack!r}: {check}: {reason}" if pack else f"{check}: {reason}")
-        self.check, self.reason, self.pack = check, reason, pack
-
-    def in_pack(self, pack: str, function: Callable[..., Any] | None = None) -> CheckDefinitionError:
-        check = f"{self.check} ({function_name(function)})" if function is not None else self.check
-        return CheckDefinitionError(check, self.reason, pack)
-
-
-def function_name(function: Callable[..., Any]) -> str:
-    return str(getattr(function, "__qualname__", None) or getattr(function, "__name__", None) or repr(function))
-
-
-def _member(kind: type[StrEnum], value: object, what: str) -> Any:
-    try:
-        if not isinstance(value, str):  # every member is its own value, a str
-            raise ValueError(value)
-        return kind(value)
-    except ValueError:
-        raise ValueError(f"unknown {what} {value!r} (known: {', '.join(str(m) for m in kind)})") from None
-
-
-def _members(kind: type[StrEnum], values: object, what: str, one: str) -> frozenset[Any]:
-    """A set of enum members from members or their values; a one-line reason for anything else."""
-    if isinstance(values, str) or not isinstance(values, Iterable):
-        raise ValueError(f"{what} must be a set of {kind.__name__} values, not {values!r}")
-    members = {_member(kind, value, one) for value in values}
-    if not members:
-        raise ValueError(f"{what} is empty: the check would never run")
-    return frozenset(members)
-
-
-def valid_id(check_id: object) -> bool:
-    return isinstance(check_id, str) and bool(CATALOGUE_ID.match(check_id) or THIRD_PARTY_ID.match(check_id))
-
-
-def _url_problem(reference: object) -> str | None:
-    if not isinstance(reference, str):
-        return f"reference {reference!r} is not a string"
-    parts = urlsplit(reference)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in reference):
-        return f"reference {reference!r} is not a well-formed http(s) URL"
-    return None
-
-
-def signature_problem(function: object, scope: Scope) -> str | None:
-    """Why the judge could not call `function` for a check of this scope, or None (as pluggy checks a hook
-    implementation against its spec: the parameter names and their count)."""
-    wanted = PARAMETERS[scope]
-    expected = f"a {scope}-scoped check is called as ({', '.join(wanted)})"
-    if not callable(function):
-        return f"is a {type(function).__name__}, not a function: {expected}"
-    try:
-        parameters = list(inspect.signature(function).parameters.values())
-    except (TypeError, ValueError):
-        return f"has no signature to check: {expected}"
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    if tuple(p.name for p in parameters) == wanted and all(p.kind in positional for p in parameters):
-        return None
-    return f"takes ({', '.join(map(_shown, parameters))}), but {expected}"
-
-
-def _shown(parameter: inspect.Parameter) -> str:
-    if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-        return f"*{parameter.name}"
-    if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-        return f"**{parameter.name}"
-    return f"*, {parameter.name}" if parameter.kind is inspect.Parameter.KEYWORD_ONLY else parameter.name
 
 
 @dataclass(frozen=True)
@@ -187,14 +86,14 @@ class CheckMeta:
             hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(Category)})"
             raise ValueError(f"unknown category {self.category!r}{hint}")
         set_field = functools.partial(object.__setattr__, self)  # frozen: normalised once, here
-        set_field("severity", _member(Severity, self.severity, "severity"))
-        set_field("scope", _member(Scope, self.scope, "scope"))
-        set_field("topologies", _members(DeploymentKind, self.topologies, "topologies", "deployment kind"))
-        set_field("roles", _members(Role, self.roles, "roles", "role"))
+        set_field("severity", member(Severity, self.severity, "severity"))
+        set_field("scope", member(Scope, self.scope, "scope"))
+        set_field("topologies", members(DeploymentKind, self.topologies, "topologies", "deployment kind"))
+        set_field("roles", members(Role, self.roles, "roles", "role"))
         if isinstance(self.references, str) or not isinstance(self.references, Iterable):
             raise ValueError("references must be a tuple of URLs")
         set_field("references", tuple(self.references))
-        problem = next((p for p in map(_url_problem, self.references) if p), None)
+        problem = next((p for p in map(url_problem, self.references) if p), None)
         if problem:
             raise ValueError(problem)
         if isinstance(self.needs, str) or not isinstance(self.needs, Iterable) or \
@@ -314,8 +213,8 @@ class CheckPack:
             try:
                 if not valid_id(check_id):
                     raise ValueError(f"extends {check_id!r}: {ID_RULE}")
-                parsed_scope = _member(Scope, scope, "scope")
-                parsed_roles = _members(Role, roles, "roles", "role")
+                parsed_scope = member(Scope, scope, "scope")
+                parsed_roles = members(Role, roles, "roles", "role")
                 if not callable(applies):
                     raise ValueError(f"applies is a {type(applies).__name__}, not a function of the snapshot")
                 problem = signature_problem(function, parsed_scope)
@@ -375,6 +274,22 @@ class CheckContext:
 
     def errored(self, resource: NodeSnapshot | str, message: str, **more: JsonValue) -> Finding:
         return self._finding(Status.ERROR, resource, message, None, None, more)
+
+    def graded(self, resource: NodeSnapshot | str, measured: int, *, warn: Limit | None = None,
+               fail: Limit | None = None, message: str | Mapping[Status, str], observed: JsonValue = None,
+               expected: JsonValue = None, declared: JsonValue = None, **more: JsonValue) -> Finding:
+        """`measured` against the limits (grading.py): FAIL outside `fail`, else WARN outside `warn`, else PASS.
+
+        `message` is one text, or one per status. `observed` defaults to the measure and `expected` to the
+        limit a PASS stays within, so every status states the same expectation in the same unit. `declared`
+        (when given) is what the profile declares beside what was observed, e.g. a pool size against the
+        connections seen."""
+        status = grade(measured, warn, fail)
+        text = message if isinstance(message, str) else message[status]
+        if declared is not None:
+            more = {"declared": declared, **more}
+        return self._finding(status, resource, text, measured if observed is None else observed,
+                             str(passing_limit(warn, fail)) if expected is None else expected, more)
 
     @property
     def deployment(self) -> str:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
-from redis_audit.check import Check, CheckDefinitionError, CheckPack, function_name
+from redis_audit.check import Check, CheckPack
+from redis_audit.check_rules import CheckDefinitionError, function_name
 from redis_audit.exitcodes import UsageError
 from redis_audit.facts.names import FACT_NAMES
 
