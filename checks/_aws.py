@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis_audit.check import CheckContext, Scope
+from redis_audit.jsonvalue import as_object
 from redis_audit.model import Finding
 from redis_audit.snapshot import FactError, FactErrorKind, FactUnavailable, Snapshot
 
@@ -31,10 +32,6 @@ AWS_REFERENCE = "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Working
 
 def is_aws(snapshot: Snapshot) -> bool:
     return "aws.resource" in snapshot.deployment_facts
-
-
-def table(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def items(value: Any) -> list[Any]:
@@ -93,20 +90,20 @@ class Managed:
 
 
 def managed(ctx: CheckContext) -> Managed:
-    resource = table(ctx.snapshot.deployment_fact("aws.resource"))
+    resource = as_object(ctx.snapshot.deployment_fact("aws.resource"))
     kind = str(resource.get("kind"))
     fact = DESCRIBE_FACT.get(kind)
     if fact is None:
         raise FactUnavailable("aws.resource", FactError(FactErrorKind.UNSUPPORTED, "aws.resource",
                                                         f"unknown AWS resource kind {kind!r}"))
-    raw = table(ctx.snapshot.deployment_fact(fact))
+    raw = as_object(ctx.snapshot.deployment_fact(fact))
     return Managed(kind, str(resource.get("id")), str(raw.get("ARN") or resource.get("id")), raw)
 
 
 def parameter(ctx: CheckContext, name: str) -> tuple[str, str | None]:
     """(parameter group, value) from the cluster's parameter group; value None when the group lacks it."""
-    found = table(ctx.snapshot.deployment_fact("aws.parameters"))
-    value = table(found.get("values")).get(name)
+    found = as_object(ctx.snapshot.deployment_fact("aws.parameters"))
+    value = as_object(found.get("values")).get(name)
     return str(found.get("group")), None if value is None else str(value)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from redis_audit.check import CheckContext
+from redis_audit.jsonvalue import as_object
 from redis_audit.profile import Profile
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot
 
@@ -13,8 +14,7 @@ CENSUS = "keyspace.census"
 
 def census(ctx: CheckContext) -> dict[str, Any]:
     """The census, or FactUnavailable (the judge turns it into a SKIP with the reason)."""
-    value = ctx.snapshot.deployment_fact(CENSUS)
-    return value if isinstance(value, dict) else {}
+    return as_object(ctx.snapshot.deployment_fact(CENSUS))
 
 
 def census_or_none(ctx: CheckContext) -> dict[str, Any] | None:

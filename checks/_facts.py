@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from redis_audit.check import CheckContext
 from redis_audit.facts.parse import parse_info_fields
 from redis_audit.facts.values import as_int
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object
 from redis_audit.model import Finding, Status
 from redis_audit.profile import Profile
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot, Snapshot
@@ -25,7 +25,7 @@ def acl_users(node: NodeSnapshot) -> dict[str, dict[str, Any]]:
     """ACL GETUSER per user, or parsed from ACL LIST when GETUSER was denied."""
     if node.has("acl.users"):
         users = node.fact("acl.users")
-        return {k: v for k, v in users.items() if isinstance(v, dict)} if isinstance(users, dict) else {}
+        return {k: v for k, v in as_object(users).items() if isinstance(v, dict)}
     rules = node.fact("acl.list")  # raises FactUnavailable when neither was collected
     parsed: dict[str, dict[str, Any]] = {}
     for rule in rules if isinstance(rules, list) else []:
@@ -44,14 +44,6 @@ def acl_users(node: NodeSnapshot) -> dict[str, dict[str, Any]]:
 def flags_of(user: dict[str, Any]) -> list[str]:
     flags = user.get("flags")
     return [str(f) for f in flags] if isinstance(flags, list) else []
-
-
-def table(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def items(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def optional(read: Callable[[], T]) -> T | None:
@@ -78,11 +70,9 @@ def replica_lag(snapshot: Snapshot, replica: NodeSnapshot) -> int | None:
     primary = snapshot.node(node.primary) if node is not None and node.primary is not None else None
     if primary is None or not primary.has("info"):
         return None
-    values = primary.fact("info")
-    replication = values.get("replication", {}) if isinstance(values, dict) else {}
-    for key, text in replication.items() if isinstance(replication, dict) else []:
+    for key, text in primary.info_section("replication").items():
         if key.startswith("slave") and key[5:].isdigit():
-            fields = parse_info_fields(str(text))
+            fields = parse_info_fields(text)
             if as_int(fields.get("port")) == replica.address.port:
                 return as_int(fields.get("lag"), -1) if "lag" in fields else None
     return None

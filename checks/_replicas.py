@@ -27,11 +27,12 @@ from typing import Any
 
 from redis_audit.facts.parse import parse_info_fields
 from redis_audit.facts.values import as_int
+from redis_audit.jsonvalue import as_object, as_objects
 from redis_audit.profile import Profile
 from redis_audit.snapshot import NodeSnapshot, Snapshot
 from redis_audit.topology import Address, DeploymentKind, Node
 
-from ._facts import fact_or_none, items, optional, table
+from ._facts import fact_or_none, optional
 
 # Where the promotion rules come from: sentinelSelectSlave in sentinel.c, clusterHandleSlaveFailover in cluster.c.
 SENTINEL_REFERENCE = "https://github.com/redis/redis/blob/7.0/src/sentinel.c"
@@ -228,11 +229,11 @@ def _sentinel_rules(candidate: Candidate, snapshot: Snapshot, primary: str,
         addr = fact_or_none(sentinel, "sentinel.master_addr")
         if not (isinstance(addr, list) and len(addr) == 2 and f"{addr[0]}:{addr[1]}" == primary):
             continue  # this Sentinel follows another primary: SEN-003 reports the split
-        master = table(fact_or_none(sentinel, "sentinel.master"))
+        master = as_object(fact_or_none(sentinel, "sentinel.master"))
         known = fact_or_none(sentinel, "sentinel.replicas")
         if not isinstance(known, list):
             continue
-        view = next((r for r in items(known) if f"{r.get('ip')}:{r.get('port')}" == candidate.address), None)
+        view = next((r for r in as_objects(known) if f"{r.get('ip')}:{r.get('port')}" == candidate.address), None)
         who = f"Sentinel {sentinel.address}"
         if view is None:
             if replication is not None and not hidden:
@@ -279,7 +280,7 @@ def _cluster_rules(candidate: Candidate, snapshot: Snapshot, replication: dict[s
     myid = fact_or_none(node, "cluster.myid")
     flags: set[str] = set()
     for other in snapshot.data_nodes():  # every node's view of this one
-        for entry in items(fact_or_none(other, "cluster.nodes")):
+        for entry in as_objects(fact_or_none(other, "cluster.nodes")):
             if myid is not None and entry.get("id") == myid:
                 flags.update(str(f) for f in (entry.get("flags") or []))
     bad = sorted(flags & set(CLUSTER_BAD_FLAGS))

@@ -7,13 +7,13 @@ from typing import Any
 
 from redis_audit.check import CheckContext
 from redis_audit.facts.values import as_int
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object, as_objects
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import Role
 from redis_audit.wording import plural
 
-from ._facts import acl_users, fact_or_none, items, optional, table
+from ._facts import acl_users, fact_or_none, optional
 from .pack import PACK
 
 # Rules that grant what ACL-001 forbids, when DRYRUN cannot be asked (before 7.0, or denied).
@@ -66,7 +66,7 @@ def app_least_privilege(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Findi
             yield ctx.failed(node, f"the application user {name!r} does not exist on this node",
                              observed={"user": name, "exists": False}, expected={"exists": True})
             return
-        results = items(dryrun.get("commands"))
+        results = as_objects(dryrun.get("commands"))
         allowed = [str(r.get("command")) for r in results if r.get("allowed")]
         observed: JsonObject = {"user": name, "method": "ACL DRYRUN", "probed": len(results), "allowed": allowed,
                                 "replies": {str(r.get("command")): str(r.get("reply")) for r in results}}
@@ -108,7 +108,7 @@ def key_patterns(user: dict[str, Any]) -> list[str]:
             patterns.append(token.split("~", 1)[1])
         elif token:
             patterns.append(token)  # 6.2 lists bare patterns
-    for selector in items(user.get("selectors")):
+    for selector in as_objects(user.get("selectors")):
         patterns.extend(key_patterns(selector))
     return patterns
 
@@ -138,7 +138,7 @@ def _no_least_privilege(rule: dict[str, Any]) -> list[str]:
 def no_least_privilege(user: dict[str, Any]) -> list[str]:
     """The rules (root, then selectors) that leave the user no least privilege at all."""
     found = _no_least_privilege(user)
-    for index, selector in enumerate(items(user.get("selectors"))):
+    for index, selector in enumerate(as_objects(user.get("selectors"))):
         found += [f"selector {index + 1}: {why}" for why in _no_least_privilege(selector)]
     return found
 
@@ -176,8 +176,8 @@ def app_key_scope(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     keys = key_patterns(user)
     channels = channel_patterns(user)
     pubsub_default = optional(lambda: node.config("acl-pubsub-default"))
-    dryrun = table(fact_or_none(node, "acl.dryrun"))
-    outside = [str(r.get("command")) for r in items(dryrun.get("keys")) if r.get("allowed")]
+    dryrun = as_object(fact_or_none(node, "acl.dryrun"))
+    outside = [str(r.get("command")) for r in as_objects(dryrun.get("keys")) if r.get("allowed")]
     wide = [p for p in keys if p == "*" or (prefixes and not any(p.startswith(x) for x in prefixes))]
     problems = []
     if wide:
@@ -223,7 +223,7 @@ def app_key_scope(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
 )
 def own_principals(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     aclfile = node.config("aclfile") or ""
-    principals = table(fact_or_none(node, "clients.principals"))
+    principals = as_object(fact_or_none(node, "clients.principals"))
     problems = []
     if not aclfile:
         problems.append("no aclfile: ACLs live in memory or redis.conf")
@@ -233,7 +233,7 @@ def own_principals(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
         if not masteruser:
             problems.append("this replica authenticates to its primary as the default user (no masteruser)")
         else:
-            rule = str(table(optional(lambda: acl_users(node)) or {}).get(masteruser, {}).get("commands", ""))
+            rule = str(as_object(optional(lambda: acl_users(node)) or {}).get(masteruser, {}).get("commands", ""))
             if "+@all" in rule:
                 problems.append(f"masteruser {masteruser} has +@all")
     for kind, key in (("replica links", "replicaUsers"), ("Sentinel connections", "sentinelUsers")):
@@ -272,7 +272,7 @@ _DENIALS = ("command", "key", "channel")
     needs=("acl.log", "info"),
 )
 def app_not_denied(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
-    entries = items(node.fact("acl.log"))
+    entries = as_objects(node.fact("acl.log"))
     app = ctx.profile.application.user
     auditor = ctx.snapshot.target.user or "default"
     denied = [e for e in entries if e.get("reason") in _DENIALS

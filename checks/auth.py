@@ -8,13 +8,13 @@ from typing import Any
 
 from redis_audit.check import CheckContext, Scope
 from redis_audit.facts.values import as_int
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object, as_objects
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NO_PASSWORD, NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
 from redis_audit.wording import plural
 
-from ._facts import acl_users, fact_or_none, flags_of, items, optional, unless_required
+from ._facts import acl_users, fact_or_none, flags_of, optional, unless_required
 from .pack import PACK
 
 ALL_ROLES = frozenset(Role)
@@ -22,7 +22,7 @@ ALL_ROLES = frozenset(Role)
 
 def open_evidence(node: NodeSnapshot) -> JsonObject:
     found = fact_or_none(node, NO_PASSWORD)
-    return dict(found) if isinstance(found, dict) else {}
+    return dict(as_object(found))
 
 
 def needs_no_password(node: NodeSnapshot) -> str | None:
@@ -94,7 +94,7 @@ def unauthenticated_refused(ctx: CheckContext, node: NodeSnapshot) -> Iterator[F
         yield ctx.failed(node, open_server, observed=open_evidence(node), expected="NOAUTH or connection refused")
         return
     probe = node.fact("probe.unauthenticated")
-    result = probe if isinstance(probe, dict) else {}
+    result = as_object(probe)
     reply = str(result.get("reply"))
     if result.get("accepted"):
         yield ctx.failed(node, f"an unauthenticated PING was answered: {reply}", observed=reply,
@@ -197,7 +197,7 @@ def _age_seconds(entry: dict[str, Any]) -> float:
 )
 def auth_failures(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     window = ctx.profile.security.auth_failure_window_s
-    entries = items(node.fact("acl.log"))
+    entries = as_objects(node.fact("acl.log"))
     recent = [e for e in entries if e.get("reason") == "auth" and _age_seconds(e) <= window]
     since_start = optional(lambda: node.info_int("stats", "acl_access_denied_auth"))
     known = set(ctx.profile.application.client_addresses)

@@ -8,9 +8,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from redis_audit.check import CheckContext
+from redis_audit.jsonvalue import as_object
 from redis_audit.model import Finding, Severity
 
-from ._aws import aws_check, items, managed, table
+from ._aws import aws_check, items, managed
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def _tight_enough(alarm: dict[str, Any], kind: AlarmKind, limit: int) -> bool | 
 )
 def alarms_exist(ctx: CheckContext) -> Iterator[Finding]:
     m = managed(ctx)
-    found = table(ctx.snapshot.deployment_fact("aws.alarms"))
+    found = as_object(ctx.snapshot.deployment_fact("aws.alarms"))
     alarms = [a for a in items(found.get("alarms")) if isinstance(a, dict)]
     profile = ctx.profile.aws
     required = [k for k in profile.required_alarms if not (k == "replication_lag" and m.serverless)]

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from redis_audit.check import CheckContext
+from redis_audit.jsonvalue import as_object
 from redis_audit.model import Finding, Severity
 from redis_audit.wording import plural
 
-from ._aws import Managed, aws_check, items, managed, table
+from ._aws import Managed, aws_check, items, managed
 
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 
@@ -28,7 +29,7 @@ OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 )
 def private_subnets(ctx: CheckContext) -> Iterator[Finding]:
     m = managed(ctx)
-    network = table(ctx.snapshot.deployment_fact("aws.network"))
+    network = as_object(ctx.snapshot.deployment_fact("aws.network"))
     subnets = [s for s in items(network.get("subnets")) if isinstance(s, dict)]
     public = sorted(str(s.get("SubnetId")) for s in subnets if items(s.get("InternetGatewayRoutes")))
     observed = {"subnetGroup": network.get("subnetGroup"),
@@ -48,12 +49,12 @@ def private_subnets(ctx: CheckContext) -> Iterator[Finding]:
 
 def data_ports(m: Managed) -> list[int]:
     if m.serverless:
-        return sorted({int(table(m.raw.get(k)).get("Port") or p) for k, p in
+        return sorted({int(as_object(m.raw.get(k)).get("Port") or p) for k, p in
                        (("Endpoint", 6379), ("ReaderEndpoint", 6380))})
     if m.memorydb:
-        return [int(table(m.raw.get("ClusterEndpoint")).get("Port") or 6379)]
-    endpoint = table(m.raw.get("ConfigurationEndpoint")) or table(
-        table((items(m.raw.get("NodeGroups")) or [{}])[0]).get("PrimaryEndpoint"))
+        return [int(as_object(m.raw.get("ClusterEndpoint")).get("Port") or 6379)]
+    endpoint = as_object(m.raw.get("ConfigurationEndpoint")) or as_object(
+        as_object((items(m.raw.get("NodeGroups")) or [{}])[0]).get("PrimaryEndpoint"))
     return [int(endpoint.get("Port") or 6379)]
 
 

@@ -8,20 +8,12 @@ from typing import Any
 
 from redis_audit.check import CheckContext
 from redis_audit.facts.versions import UNKNOWN, parse_version
+from redis_audit.jsonvalue import as_object
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import FactError, FactErrorKind, FactUnavailable
 from redis_audit.wording import plural
 
-from ._aws import (
-    AWS_REFERENCE,
-    Managed,
-    aws_check,
-    extend,
-    has_secret_facts,
-    items,
-    managed,
-    table,
-)
+from ._aws import AWS_REFERENCE, Managed, aws_check, extend, has_secret_facts, items, managed
 from ._facts import unless_required
 
 EC_RBAC = "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html"
@@ -71,7 +63,7 @@ def _user_rows(users: list[Any]) -> list[dict[str, Any]]:
     for user in users:
         if not isinstance(user, dict):
             continue
-        auth = table(user.get("Authentication"))
+        auth = as_object(user.get("Authentication"))
         rows.append({"id": user.get("UserId") or user.get("Name"), "name": user.get("UserName") or user.get("Name"),
                      "status": user.get("Status"), "authentication": auth.get("Type"),
                      "on": "off" not in _access_flags(user.get("AccessString"))})
@@ -187,8 +179,8 @@ def at_rest_encryption(ctx: CheckContext) -> Iterator[Finding]:
         else:
             yield ctx.passed(m.arn, message, observed=observed)
         return
-    key = table(ctx.snapshot.deployment_fact("aws.kms_key"))
-    rotation = table(ctx.snapshot.deployment_fact("aws.kms_key_rotation"))
+    key = as_object(ctx.snapshot.deployment_fact("aws.kms_key"))
+    rotation = as_object(ctx.snapshot.deployment_fact("aws.kms_key_rotation"))
     observed = {"KmsKeyId": configured, "keyArn": key.get("Arn"), "KeyManager": key.get("KeyManager"),
                 "KeyState": key.get("KeyState"), "KeyRotationEnabled": rotation.get("KeyRotationEnabled")}
     names = {configured, str(key.get("KeyId")), str(key.get("Arn"))}
@@ -329,7 +321,7 @@ def secret_rotated(ctx: CheckContext) -> Iterator[Finding]:
         last = entry.get("LastRotatedDate") or entry.get("CreatedDate")
         then = _time(str(last)) if last else None
         age = (now - then).days if now and then else None
-        every = table(entry.get("RotationRules")).get("AutomaticallyAfterDays")
+        every = as_object(entry.get("RotationRules")).get("AutomaticallyAfterDays")
         observed = {"RotationEnabled": entry.get("RotationEnabled"), "LastRotatedDate": entry.get("LastRotatedDate"),
                     "AutomaticallyAfterDays": every, "ageDays": age}
         expected: dict[str, Any] = {"RotationEnabled": True, "ageDays": f"<= {limit}"}

@@ -8,13 +8,13 @@ from typing import Any
 
 from redis_audit.check import CheckContext, Limit, Scope
 from redis_audit.facts.values import as_int
-from redis_audit.jsonvalue import JsonObject, JsonValue
+from redis_audit.jsonvalue import JsonObject, JsonValue, as_object, as_objects
 from redis_audit.model import Finding, Severity, Status
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
 from redis_audit.wording import plural
 
-from ._facts import count_field, fact_or_none, items, table
+from ._facts import count_field, fact_or_none
 from ._replicas import redundancy
 from .pack import PACK
 
@@ -38,7 +38,7 @@ _BAD_FLAGS = ("fail", "pfail", "fail?", "noaddr", "handshake")
     needs=("cluster.info",),
 )
 def cluster_state_ok(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
-    info = table(node.fact("cluster.info"))
+    info = as_object(node.fact("cluster.info"))
     keys = ("cluster_state", "cluster_slots_assigned", "cluster_slots_ok", "cluster_slots_pfail", "cluster_slots_fail")
     observed: JsonObject = {k: info.get(k) for k in keys}
     expected: JsonObject = {"cluster_state": "ok", "cluster_slots_assigned": SLOTS, "cluster_slots_ok": SLOTS,
@@ -59,8 +59,8 @@ def _health_view(ctx: CheckContext) -> dict[str, str]:
         shards = fact_or_none(node, "cluster.shards")
         if isinstance(shards, list):
             view: dict[str, str] = {}
-            for shard in items(shards):
-                for member in items(shard.get("nodes")):
+            for shard in as_objects(shards):
+                for member in as_objects(shard.get("nodes")):
                     port = member.get("tls-port") if ctx.snapshot.target.tls and member.get("tls-port") else \
                         member.get("port")
                     view[f"{member.get('ip') or member.get('endpoint')}:{port}"] = str(member.get("health"))
@@ -68,7 +68,7 @@ def _health_view(ctx: CheckContext) -> dict[str, str]:
         nodes = fact_or_none(node, "cluster.nodes")
         if isinstance(nodes, list):
             return {str(n.get("address")): "fail" if set(n.get("flags") or []) & set(_BAD_FLAGS) else "online"
-                    for n in items(nodes)}
+                    for n in as_objects(nodes)}
     return {}
 
 
@@ -163,10 +163,10 @@ def same_view(ctx: CheckContext) -> Iterator[Finding]:
     for node in sorted(ctx.snapshot.data_nodes(), key=lambda n: n.address):
         nodes = fact_or_none(node, "cluster.nodes")
         if isinstance(nodes, list):
-            views[str(node.address)] = _normalised_view(items(nodes))
-            bad |= {f"{n.get('address')} {f}" for n in items(nodes) for f in (n.get("flags") or [])
+            views[str(node.address)] = _normalised_view(as_objects(nodes))
+            bad |= {f"{n.get('address')} {f}" for n in as_objects(nodes) for f in (n.get("flags") or [])
                     if f in _BAD_FLAGS}
-        info = table(fact_or_none(node, "cluster.info"))
+        info = as_object(fact_or_none(node, "cluster.info"))
         if info:
             epochs[str(node.address)] = str(info.get("cluster_current_epoch"))
     if not views:
@@ -190,9 +190,7 @@ def same_view(ctx: CheckContext) -> Iterator[Finding]:
 
 
 def _shard_load(node: NodeSnapshot) -> dict[str, int]:
-    values = node.fact("info")
-    keyspace = values.get("keyspace", {}) if isinstance(values, dict) else {}
-    keys = sum(count_field(str(v), "keys") for v in keyspace.values()) if isinstance(keyspace, dict) else 0
+    keys = sum(count_field(v, "keys") for v in node.info_section("keyspace").values())
     return {"keys": keys, "opsPerSecond": node.info_int("stats", "instantaneous_ops_per_sec"),
             "datasetBytes": node.info_int("memory", "used_memory_dataset")}
 
@@ -329,8 +327,8 @@ def single_slot_keys(ctx: CheckContext) -> Iterator[Finding]:
     prefixes = ctx.profile.application.key_prefixes
     slots: dict[str, int] = {}
     for node in ctx.snapshot.data_nodes(Role.PRIMARY):
-        sample = table(fact_or_none(node, "cluster.keyslots")).get("slots")
-        slots.update({str(k): as_int(str(v)) for k, v in table(sample).items()})
+        sample = as_object(fact_or_none(node, "cluster.keyslots")).get("slots")
+        slots.update({str(k): as_int(str(v)) for k, v in as_object(sample).items()})
     identities: dict[str, set[int]] = {}
     for key, slot in slots.items():
         identity = identity_of(key, prefixes)

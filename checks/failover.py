@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from redis_audit.check import CheckContext, Scope
+from redis_audit.jsonvalue import as_object
 from redis_audit.model import Finding, Severity
 
 from .pack import PACK
@@ -27,8 +28,7 @@ def _result(ctx: CheckContext) -> dict[str, Any] | None:
 
 
 def _metrics(result: dict[str, Any]) -> dict[str, Any]:
-    metrics = result.get("metrics")
-    return metrics if isinstance(metrics, dict) else {}
+    return as_object(result.get("metrics"))
 
 
 def _timeline(result: dict[str, Any]) -> list[Any]:

@@ -6,14 +6,14 @@ from collections.abc import Iterator
 
 from redis_audit.check import CheckContext, Limit, Scope
 from redis_audit.facts.values import as_int
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object
 from redis_audit.model import Finding, Severity, Status
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import Address, DeploymentKind, Node, Role
 from redis_audit.wording import plural
 
 from ._aws import is_aws
-from ._facts import domain_spread, replica_lag, spread_finding, table
+from ._facts import domain_spread, replica_lag, spread_finding
 from ._replicas import CLUSTER_REFERENCE, SENTINEL_REFERENCE, redundancy
 from .pack import PACK
 
@@ -217,7 +217,7 @@ def min_replicas_deliberate(ctx: CheckContext, node: NodeSnapshot) -> Iterator[F
     roles=frozenset({Role.PRIMARY}),
 )
 def backlog_sized(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
-    rate = table(node.fact("replication.rate"))
+    rate = as_object(node.fact("replication.rate"))
     per_second = as_int(rate.get("bytesPerSecond"))
     backlog = as_int(rate.get("backlogBytes"))
     minimum = ctx.profile.ha.backlog_min_seconds

@@ -6,12 +6,11 @@ from collections.abc import Iterator
 
 from redis_audit.check import CheckContext
 from redis_audit.facts.versions import parse_version
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import FactError, FactErrorKind, FactUnavailable, NodeSnapshot
 from redis_audit.topology import Role
 
-from ._facts import table
 from .pack import PACK
 
 PROTECTED = ("enable-protected-configs", "enable-debug-command", "enable-module-command")
@@ -44,7 +43,7 @@ def dangerous_surfaces_blocked(ctx: CheckContext, node: NodeSnapshot) -> Iterato
             yield ctx.passed(node, "protected configs, DEBUG and MODULE are blocked", observed=observed,
                              expected=dict.fromkeys(PROTECTED, "no or local"))
         return
-    present = table(node.fact("command.info"))
+    present = as_object(node.fact("command.info"))
     observed = {"version": ".".join(map(str, node.version())), "commandsUnderTheirNames": dict(present)}
     if present.get("debug"):
         yield ctx.failed(node, "DEBUG is available (before 7.0 nothing but rename-command blocks it)",

@@ -194,12 +194,6 @@ def expiry_stalls(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
                          expected="stale < 10%, no cap hits")
 
 
-def _keyspace(node: NodeSnapshot) -> dict[str, Any]:
-    info = node.fact("info")
-    keyspace = info.get("keyspace") if isinstance(info, dict) else None
-    return keyspace if isinstance(keyspace, dict) else {}
-
-
 def _calls(node: NodeSnapshot, command: str) -> int:
     text = node.info("commandstats", f"cmdstat_{command}") or ""
     fields = dict(p.split("=", 1) for p in text.split(",") if "=" in p)
@@ -257,7 +251,7 @@ def limiter_isolation(ctx: CheckContext) -> Iterator[Finding]:
     limiter = [g for g in groups(data) if is_limiter(str(g.get("pattern", "")), prefixes)]
     other = [g for g in groups(data) if not is_limiter(str(g.get("pattern", "")), prefixes)]
     primaries = list(ctx.snapshot.data_nodes(Role.PRIMARY))
-    other_dbs = sorted({db for n in primaries for db in _keyspace(n) if db != "db0"})
+    other_dbs = sorted({db for n in primaries for db in n.info_section("keyspace") if db != "db0"})
     policies = sorted({str(n.setting("maxmemory-policy")) for n in primaries})
     observed: dict[str, Any] = {"limiterKeys": sum(num(g.get("keys")) for g in limiter),
                 "otherKeys": sum(num(g.get("keys")) for g in other),

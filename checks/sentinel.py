@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 from redis_audit.check import CheckContext, Scope
 from redis_audit.facts.values import as_int
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object, as_objects
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import NodeSnapshot
 from redis_audit.topology import Address, DeploymentKind, Role
 from redis_audit.wording import plural
 
-from ._facts import domain_spread, fact_or_none, items, spread_finding, table
+from ._facts import domain_spread, fact_or_none, spread_finding
 from ._replicas import SENTINEL_REFERENCE, sentinel_view_reasons
 from .pack import PACK
 
@@ -23,7 +23,7 @@ _DOWN = ("s_down", "o_down", "disconnected")
 
 def _sentinel_count(ctx: CheckContext) -> int:
     """Sentinels known to the deployment: the ones discovered, or what any Sentinel counts."""
-    counted = [as_int(table(fact_or_none(s, "sentinel.master")).get("num-other-sentinels")) + 1
+    counted = [as_int(as_object(fact_or_none(s, "sentinel.master")).get("num-other-sentinels")) + 1
                for s in ctx.snapshot.sentinel_nodes()]
     return max([len(ctx.snapshot.topology.sentinels), *counted])
 
@@ -72,8 +72,8 @@ def enough_sentinels(ctx: CheckContext) -> Iterator[Finding]:
     roles=SENTINELS,
 )
 def quorum_sane(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
-    ckquorum = table(node.fact("sentinel.ckquorum"))
-    quorum = as_int(table(node.fact("sentinel.master")).get("quorum"))
+    ckquorum = as_object(node.fact("sentinel.ckquorum"))
+    quorum = as_int(as_object(node.fact("sentinel.master")).get("quorum"))
     count = _sentinel_count(ctx)
     majority = count // 2 + 1
     observed: JsonObject = {"ckquorum": ckquorum.get("message"), "quorum": quorum, "sentinels": count}
@@ -157,8 +157,8 @@ def sentinels_agree(ctx: CheckContext) -> Iterator[Finding]:
     roles=SENTINELS,
 )
 def sentinel_view_healthy(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
-    master = table(node.fact("sentinel.master"))
-    replicas = items(node.fact("sentinel.replicas"))
+    master = as_object(node.fact("sentinel.master"))
+    replicas = as_objects(node.fact("sentinel.replicas"))
     tilt = node.info("sentinel", "sentinel_tilt")
     problems = [f"primary {f}" for f in str(master.get("flags", "")).split(",") if f in _DOWN]
     down_after = as_int(master.get("down-after-milliseconds"), 30_000)
@@ -211,7 +211,7 @@ _TIMING = ("down-after-milliseconds", "failover-timeout", "parallel-syncs")
 def timing_consistent(ctx: CheckContext) -> Iterator[Finding]:
     views: dict[str, dict[str, int]] = {}
     for sentinel in sorted(ctx.snapshot.sentinel_nodes(), key=lambda n: n.address):
-        master = table(fact_or_none(sentinel, "sentinel.master"))
+        master = as_object(fact_or_none(sentinel, "sentinel.master"))
         if master:
             views[str(sentinel.address)] = {k: as_int(master.get(k)) for k in _TIMING}
     if not views:
@@ -259,7 +259,7 @@ def timing_consistent(ctx: CheckContext) -> Iterator[Finding]:
     roles=SENTINELS,
 )
 def announced_reachable(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
-    results = items(node.fact("sentinel.reachability"))
+    results = as_objects(node.fact("sentinel.reachability"))
     unreachable = [f"{r.get('kind')} {r.get('address')}" for r in results if not r.get("reachable")]
     observed: JsonObject = {"addresses": [dict(r) for r in results]}
     if unreachable:

@@ -7,7 +7,7 @@ from typing import Any
 
 from redis_audit.check import CheckContext
 from redis_audit.facts.values import as_int
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object
 from redis_audit.model import Finding, Severity
 from redis_audit.snapshot import FactUnavailable, NodeSnapshot
 from redis_audit.topology import DeploymentKind, Role
@@ -17,10 +17,6 @@ from ._facts import optional, unless_required
 from .pack import PACK
 
 ALL_ROLES = frozenset(Role)
-
-
-def _table(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _ports(node: NodeSnapshot) -> tuple[int | None, int | None]:
@@ -98,9 +94,9 @@ def certificate_verifies(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Find
         return
     warn_days, fail_days = ctx.profile.tls.cert_warn_days, ctx.profile.tls.cert_fail_days
     handshake = node.fact("tls.handshake")
-    hs = handshake if isinstance(handshake, dict) else {}
-    cert = _table(hs.get("certificate"))
-    verification = _table(hs.get("verification"))
+    hs = as_object(handshake)
+    cert = as_object(hs.get("certificate"))
+    verification = as_object(hs.get("verification"))
     days_left = int(cert.get("secondsToExpiry", 0)) // 86400 if cert else None
     observed = {"clientVerifies": hs.get("clientVerifies"), "chainAndHostname": verification,
                 "notAfter": cert.get("notAfter") if cert else None, "daysToExpiry": days_left,
@@ -142,7 +138,7 @@ def protocol_floor(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
     if not ctx.snapshot.target.tls:
         yield ctx.skipped(node, "the target does not use TLS (see TLS-001)")
         return
-    probe = _table(node.fact("probe.tls_protocols"))
+    probe = as_object(node.fact("probe.tls_protocols"))
     attempts = [a for a in probe.get("attempts", []) if isinstance(a, dict)]
     legacy = [a for a in attempts if a.get("protocol") in _LEGACY]
     control = next((a for a in attempts if a.get("protocol") == "TLSv1.2"), {})
@@ -217,7 +213,7 @@ def links_encrypted(ctx: CheckContext, node: NodeSnapshot) -> Iterator[Finding]:
 
 
 def _sentinel_links(ctx: CheckContext, node: NodeSnapshot) -> Finding:
-    master = _table(node.fact("sentinel.master"))
+    master = as_object(node.fact("sentinel.master"))
     flags = str(master.get("flags", "")).split(",")
     plaintext_ports: dict[str, int | None] = {str(d.address): _plaintext_port(d) for d in ctx.snapshot.data_nodes()}
     observed: JsonObject = {"primaryFlags": list(flags), "dataNodePlaintextPorts": dict(plaintext_ports)}

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from redis_audit.exitcodes import UsageError
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object, as_objects
 from redis_audit.signing.errors import InvalidReport, short_repr
 from redis_audit.waivers import parse_rfc3339
 
@@ -44,41 +44,36 @@ class Acceptance:
 
     def check(self, report: JsonObject, now: dt.datetime) -> None:
         """NotAccepted with the first unmet requirement. Runs on a verified report only."""
-        evidence = _obj(report, "evidence")
+        evidence = as_object(report.get("evidence"))
         collected = parse_rfc3339(str(evidence.get("collectionStartedAt")))
         if self.require_live and evidence.get("source") != "live":
-            file = _obj(evidence, "snapshot")
+            file = as_object(evidence.get("snapshot"))
             raise NotAccepted(f"judged offline from a snapshot (sha256:{file.get('sha256')}, collected at "
                               f"{evidence.get('collectionStartedAt')} as it states); --require-live")
         if self.max_age is not None and now - collected > self.max_age:
             raise NotAccepted(f"its evidence was collected at {evidence.get('collectionStartedAt')}, more than "
                               f"--max-age {_text(self.max_age)} ago")
-        until = parse_rfc3339(str(_obj(report, "verdict").get("validUntil")))
+        until = parse_rfc3339(str(as_object(report.get("verdict")).get("validUntil")))
         if self.max_validity is not None and until - collected > self.max_validity:
             raise NotAccepted(f"it is valid for {_text(until - collected)} after the collection, more than "
                               f"--max-validity {_text(self.max_validity)}")
-        mode = _obj(report, "run").get("mode")
+        mode = as_object(report.get("run")).get("mode")
         if self.require_mode is not None and mode != self.require_mode:
             raise NotAccepted(f"it is a {short_repr(mode)} report; --require-mode {self.require_mode}")
-        profile = _obj(report, "profile")
+        profile = as_object(report.get("profile"))
         if self.profile_digests is not None and profile.get("digest") not in self.profile_digests:
             raise NotAccepted(f"its profile ({_origin(profile)}, {short_repr(profile.get('digest'))}) is not a "
                               "trusted profile digest")
         if self.pack_digests is not None:
-            tool = _obj(report, "tool")
-            for pack in tool.get("packs") or []:  # type: ignore[union-attr]
-                if isinstance(pack, dict) and pack.get("digest") not in self.pack_digests:
+            tool = as_object(report.get("tool"))
+            for pack in as_objects(tool.get("packs")):
+                if pack.get("digest") not in self.pack_digests:
                     raise NotAccepted(f"check pack {short_repr(pack.get('name'))} ({pack.get('distribution')} "
                                       f"{pack.get('version')}, {pack.get('digest')}) is not a trusted pack digest")
 
 
-def _obj(document: JsonObject, key: str) -> JsonObject:
-    value = document.get(key)
-    return value if isinstance(value, dict) else {}
-
-
 def _origin(profile: JsonObject) -> str:
-    origin = _obj(profile, "origin")
+    origin = as_object(profile.get("origin"))
     return f"builtin:{origin.get('name')}" if origin.get("kind") == "builtin" else f"{origin.get('kind')} " + str(
         origin.get("path") or "")
 

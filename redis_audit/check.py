@@ -121,10 +121,6 @@ class CheckMeta:
         }
 
 
-NodeCheckFn = Callable[["CheckContext", NodeSnapshot], Iterable[Finding]]
-DeploymentCheckFn = Callable[["CheckContext"], Iterable[Finding]]
-
-
 @dataclass(frozen=True)
 class Extension:
     """Another way to verify an existing check, from other facts (e.g. the AWS control plane).

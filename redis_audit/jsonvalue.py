@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 JsonValue: TypeAlias = "bool | int | str | Sequence[JsonValue] | Mapping[str, JsonValue] | None"
 JsonObject: TypeAlias = "dict[str, JsonValue]"
@@ -43,3 +43,14 @@ def basis_points(numerator: float, denominator: float) -> int:
     if denominator == 0:
         return 0
     return round(10_000 * numerator / denominator)
+
+
+def as_object(value: object) -> dict[str, Any]:
+    """A value that should be a JSON object (a fact, a report field, an API reply), or {} when it is not: the
+    one reader for "that object, or nothing", so a malformed part reads as empty instead of raising."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_objects(value: object) -> list[dict[str, Any]]:
+    """The objects in a value that should be a list of them; other entries, or a value that is no list, give none."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []

@@ -13,7 +13,7 @@ from redis_audit import __version__
 from redis_audit.jsonvalue import JsonObject, ensure_canonical
 from redis_audit.judge import CheckResult, statuses
 from redis_audit.limits import Limited, apply_limits
-from redis_audit.model import Severity, Status
+from redis_audit.model import Status
 from redis_audit.profile import BUILTIN_PROFILES, Profile, ProfileOrigin, builtin_profile
 from redis_audit.provenance import Evidence, live_evidence
 from redis_audit.registry import LoadedPack, package_digest
@@ -131,9 +131,6 @@ class Report:
         return valid_until(self.evidence.collection_started, self.limited.profile.validity_hours(self.mode),
                            [u.waiver.expires for u in self.waivers.uses if u.state == APPLIED])
 
-    def blockers_by_attention(self) -> list[CheckResult]:
-        return [r for r in self.results if r.finding.status in (Status.FAIL, Status.ERROR)]
-
     def to_json(self) -> JsonObject:
         name = target_name(self.snapshot)
         fp = fingerprint(self.snapshot)
@@ -203,17 +200,6 @@ def valid_until(collection_started: dt.datetime, validity_hours: int,
                 applied_waiver_expiries: Iterable[dt.datetime]) -> dt.datetime:
     """Validity counts from when the facts were collected, and ends no later than a waiver it relies on."""
     return min([collection_started + dt.timedelta(hours=validity_hours), *applied_waiver_expiries])
-
-
-def judged_from_json(report: JsonObject) -> list[JudgedFinding]:
-    """The verdict inputs, read back from a report's JSON (for verify)."""
-    out = []
-    for item in report.get("findings") or []:  # type: ignore[union-attr]
-        if isinstance(item, dict):
-            status = item.get("effectiveStatus", item.get("status"))
-            out.append(JudgedFinding(str(item["checkId"]), str(status), Severity(str(item["severity"])),
-                                     str(item["resource"]), str(item["message"])))
-    return out
 
 
 def effective_counts(effective: Iterable[str]) -> dict[str, int]:

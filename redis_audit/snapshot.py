@@ -130,6 +130,12 @@ class NodeSnapshot:
         value = values.get(key)
         return None if value is None else str(value)
 
+    def info_section(self, section: str) -> dict[str, str]:
+        """One INFO section as {key: text}, empty when the server does not report it."""
+        sections = self.fact("info")
+        values = sections.get(section) if isinstance(sections, Mapping) else None
+        return {str(k): str(v) for k, v in values.items()} if isinstance(values, Mapping) else {}
+
     def info_int(self, section: str, key: str, default: int = 0) -> int:
         return as_int(self.info(section, key), default, truncate=True)
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis_audit.aws.resource import AwsKind, AwsResource, AwsSettings
 from redis_audit.collect.base import CollectContext, Deadline
-from redis_audit.jsonvalue import JsonObject, JsonValue
+from redis_audit.jsonvalue import JsonObject, JsonValue, as_object, as_objects
 from redis_audit.snapshot import Fact
 
 if TYPE_CHECKING:
@@ -132,9 +132,9 @@ class _Collection:
         members = [str(m) for m in _list(group.get("MemberClusters"))]
         clusters = _list(self.fact("aws.cache_clusters", lambda: [
             self.api.call(EC, "describe_cache_clusters", CacheClusterId=m)["CacheClusters"][0] for m in members]))
-        first = _obj(clusters[0]) if clusters else None
+        first = as_object(clusters[0]) if clusters else None
         if first:
-            pg = _obj(first.get("CacheParameterGroup")).get("CacheParameterGroupName")
+            pg = as_object(first.get("CacheParameterGroup")).get("CacheParameterGroupName")
             if pg:
                 self.fact("aws.parameters", lambda: {"group": pg, "values": {
                     p["ParameterName"]: p.get("ParameterValue") for p in self.api.pages(
@@ -142,7 +142,7 @@ class _Collection:
             subnet_group = first.get("CacheSubnetGroupName")
             if subnet_group:
                 self.fact("aws.network", lambda: self._subnet_group_network(str(subnet_group)))
-            sg_ids = [str(_obj(s).get("SecurityGroupId")) for s in _list(first.get("SecurityGroups")) if _obj(s)]
+            sg_ids = [str(s.get("SecurityGroupId")) for s in as_objects(first.get("SecurityGroups")) if s]
             self._security_groups(sg_ids)
         self._user_groups([str(g) for g in _list(group.get("UserGroupIds"))])
         self._kms(group.get("KmsKeyId"))
@@ -162,7 +162,7 @@ class _Collection:
             self.api.call(EC, "describe_user_groups", UserGroupId=g)["UserGroups"][0] for g in ids])
         if groups is None:
             return  # the AUTH checks skip with the user-group fact's reason
-        user_ids = sorted({str(u) for g in _list(groups) for u in _list(_obj(g).get("UserIds"))})
+        user_ids = sorted({str(u) for g in _list(groups) for u in _list(as_object(g).get("UserIds"))})
         self.fact("aws.users", lambda: [
                 self.api.call(EC, "describe_users", UserId=u)["Users"][0] for u in user_ids])
 
@@ -192,7 +192,7 @@ class _Collection:
         if acl_name:
             acl = self.fact("aws.memorydb_acl", lambda: self.api.call(
                 MDB, "describe_acls", ACLName=acl_name)["ACLs"][0])
-            users = [str(u) for u in _list(_obj(acl).get("UserNames"))]
+            users = [str(u) for u in _list(as_object(acl).get("UserNames"))]
             if isinstance(acl, dict):
                 self.fact("aws.users", lambda: [
                     self.api.call(MDB, "describe_users", UserName=u)["Users"][0] for u in users])
@@ -204,8 +204,8 @@ class _Collection:
         subnet_group = cluster.get("SubnetGroupName")
         if subnet_group:
             self.fact("aws.network", lambda: self._memorydb_network(str(subnet_group)))
-        self._security_groups([str(_obj(s).get("SecurityGroupId")) for s in _list(cluster.get("SecurityGroups"))
-                               if _obj(s)])
+        self._security_groups([str(as_object(s).get("SecurityGroupId")) for s in _list(cluster.get("SecurityGroups"))
+                               if as_object(s)])
         self._kms(cluster.get("KmsKeyId"))
         self._alarms("AWS/MemoryDB", {name})
 
@@ -250,7 +250,7 @@ class _Collection:
     def _kms(self, key_id: Any) -> None:
         if not key_id:
             return  # no customer key named: ENC-001 judges the encryption fields themselves
-        meta = _obj(self.fact("aws.kms_key", lambda: {
+        meta = as_object(self.fact("aws.kms_key", lambda: {
             k: v for k, v in self.api.call("kms", "describe_key", KeyId=str(key_id))["KeyMetadata"].items()
             if k in ("KeyId", "Arn", "KeyManager", "KeyState", "Enabled", "Origin", "KeySpec", "CreationDate")}))
         rotation_key = str(meta.get("KeyId")) if meta else str(key_id)
@@ -301,10 +301,6 @@ def _route_table_of(subnet: dict[str, Any], tables: list[dict[str, Any]]) -> dic
             if assoc.get("Main"):
                 main = table
     return main
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _list(value: Any) -> list[Any]:

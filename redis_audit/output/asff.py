@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis_audit.exitcodes import UsageError
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_objects
 from redis_audit.output import RenderOptions
 from redis_audit.output.sanitize import json_escape_hidden
-from redis_audit.output.view import View, effective, items, not_applicable
+from redis_audit.output.view import View, effective, not_applicable
 
 SCHEMA_VERSION = "2018-10-08"
 # Security Hub's ElastiCache controls and the checks that judge the same setting.
@@ -93,7 +93,7 @@ def resource_type(arn: str) -> str:
 def deployment_arn(report: JsonObject) -> DeploymentArn | None:
     """The deployment's ElastiCache/MemoryDB ARN, as its control-plane findings name it (the shortest:
     a shard finding is the ARN plus /shard)."""
-    arns = sorted({str(f.get("resource")) for f in items(report.get("findings"))
+    arns = sorted({str(f.get("resource")) for f in as_objects(report.get("findings"))
                    if (m := ARN.match(str(f.get("resource")))) and m.group(2) in DEPLOYMENT_SERVICES}, key=len)
     match = ARN.match(arns[0]) if arns else None
     return DeploymentArn(arns[0], match.group(1), match.group(2), match.group(3), match.group(4)) if match else None
@@ -234,7 +234,7 @@ class _Builder:
         state = str(blocker.get("state"))
         gate = self.view.signoff_gate
         status = {"met": "PASSED", "not met": "FAILED"}.get(state, "FAILED" if gate else "WARNING")
-        requirements = "; ".join(f"{r.get('name')}: {r.get('state')}" for r in items(blocker.get("requirements")))
+        requirements = "; ".join(f"{r.get('name')}: {r.get('state')}" for r in as_objects(blocker.get("requirements")))
         return self.base(f"{self.prefix}/signoff/{blocker.get('id')}", f"redis-audit/signoff/{blocker.get('id')}",
                          f"Sign-off blocker {blocker.get('title')}: {state}", requirements or state,
                          "INFORMATIONAL" if state == "met" else "HIGH", {"Status": status}, "ACTIVE",

@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from redis_audit.output.view import View, items, obj
+from redis_audit.jsonvalue import as_object, as_objects
+from redis_audit.output.view import View
 
 Escape = Callable[[object], str]
 WIDTH = 760
@@ -49,11 +50,11 @@ def _findings(view: View, check: str) -> list[dict[str, Any]]:
 
 
 def _observed(finding: dict[str, Any]) -> dict[str, Any]:
-    return obj(obj(finding.get("evidence")).get("observed"))
+    return as_object(as_object(finding.get("evidence")).get("observed"))
 
 
 def _profile(view: View, section: str) -> dict[str, Any]:
-    return obj(obj(obj(view.report.get("profile")).get("values")).get(section))
+    return as_object(as_object(as_object(view.report.get("profile")).get("values")).get(section))
 
 
 def _ms(us: float) -> str:
@@ -129,11 +130,11 @@ def _bucket_end(label: str) -> float:
 
 
 def ttl(view: View, e: Escape) -> str:
-    groups = [(str(f.get("resource")), obj(_observed(f).get("ttlHistogram"))) for f in _findings(view, "RL-001")]
+    groups = [(str(f.get("resource")), as_object(_observed(f).get("ttlHistogram"))) for f in _findings(view, "RL-001")]
     groups = [(name, hist) for name, hist in groups if hist]
     if not groups:
         return ""
-    limiters = items(obj(obj(view.report.get("profile")).get("values")).get("limiters"))
+    limiters = as_objects(as_object(as_object(view.report.get("profile")).get("values")).get("limiters"))
     charts = []
     for index, (pattern, hist) in enumerate(groups):
         labels = sorted(hist, key=_bucket_start)
@@ -183,7 +184,7 @@ def memory(view: View, e: Escape) -> str:
     parts = [("other data", _num(o.get("otherBytes")) or 0, GREY)]
     palette = [BLUE, "#72aee6", "#135e96", "#9ec2e6"]
     parts += [(str(lim.get("name")), _num(lim.get("projectedBytes")) or 0, palette[i % len(palette)])
-              for i, lim in enumerate(items(o.get("limiters")))]
+              for i, lim in enumerate(as_objects(o.get("limiters")))]
     body, x = [], float(LEFT)
     for name, size, colour in parts:
         width = size * scale
@@ -211,11 +212,12 @@ def failover(view: View, e: Escape) -> str:
         return ""
     first = rto[0]
     o = _observed(first)
-    events = [ev for ev in items(obj(first.get("evidence")).get("timeline")) if _num(ev.get("tMs")) is not None]
+    timeline = as_objects(as_object(first.get("evidence")).get("timeline"))
+    events = [ev for ev in timeline if _num(ev.get("tMs")) is not None]
     promotion, gap, gap_start, detection = (_num(o.get(k)) for k in
                                             ("promotionMs", "writeGapMaxMs", "writeGapStartMs", "detectionMs"))
     acks = next((_observed(f) for f in _findings(view, "FO-004") if _observed(f)), {})
-    stale = obj(acks.get("staleAckWindow"))
+    stale = as_object(acks.get("staleAckWindow"))
     late = _num(acks.get("staleAckAfterPromotionMs"))
     if promotion is None and not events:
         return ""

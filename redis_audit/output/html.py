@@ -10,10 +10,10 @@ import json
 from html import escape
 from typing import Any
 
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object, as_objects
 from redis_audit.output import RenderOptions, charts
 from redis_audit.output.sanitize import visible
-from redis_audit.output.view import UNSIGNED_NOTE, View, effective, items, obj
+from redis_audit.output.view import UNSIGNED_NOTE, View, effective
 
 CSS = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;color:#1d2327;padding:0 1rem}
@@ -71,8 +71,8 @@ def render(report: JsonObject, options: RenderOptions) -> str:
         fields += [["Signers", e(", ".join(signed.signers))],
                    ["Envelope sha256", f"<code>{e(signed.envelope_sha256)}</code>"]]
         fields += [[f"Subject {e(s.get('name'))}",
-                    f'<code class="subject">sha256:{e(obj(s.get("digest")).get("sha256"))}</code>']
-                   for s in items(signed.statement.get("subject"))]
+                    f'<code class="subject">sha256:{e(as_object(s.get("digest")).get("sha256"))}</code>']
+                   for s in as_objects(signed.statement.get("subject"))]
     parts.append('<h2>Report</h2><div id="report-fields">' + _table(["Field", "Value"], fields) + "</div>")
     parts.append(_signoff(view))
     parts.append("<h2>Blockers</h2>")
@@ -136,23 +136,23 @@ def _evidence(view: View) -> str:
 
 
 def _counts(view: View) -> str:
-    counts = obj(view.report.get("effectiveCounts") or view.report.get("counts"))
+    counts = as_object(view.report.get("effectiveCounts") or view.report.get("counts"))
     chips = "".join(f'<span class="chip {_cls(k)}" data-status="{e(k)}">{e(k)} <b>{e(v)}</b></span>'
                     for k, v in counts.items())
     return f'<p class="counts" id="counts">{chips}</p>'
 
 
 def _audited(view: View) -> list[list[str]]:
-    topology = obj(view.report.get("topology"))
-    target = obj(view.report.get("target"))
-    nodes = items(topology.get("nodes"))
+    topology = as_object(view.report.get("topology"))
+    target = as_object(view.report.get("target"))
+    nodes = as_objects(topology.get("nodes"))
     roles: dict[str, int] = {}
     for node in nodes:
         roles[str(node.get("role"))] = roles.get(str(node.get("role")), 0) + 1
-    sentinels = len(items(topology.get("sentinels")))
+    sentinels = len(as_objects(topology.get("sentinels")))
     engines = sorted({f"{o.get('engine')} {o.get('version')}" for f in view.findings() if f.get("checkId") == "SEC-002"
-                      and (o := obj(obj(f.get("evidence")).get("observed"))).get("version")})
-    unreachable = items(topology.get("unreachable"))
+                      and (o := as_object(as_object(f.get("evidence")).get("observed"))).get("version")})
+    unreachable = as_objects(topology.get("unreachable"))
     kind = str(topology.get("kind"))
     if topology.get("masterName"):
         kind += f" (master {topology.get('masterName')})"

@@ -27,7 +27,7 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object
 from redis_audit.output import RenderOptions
 from redis_audit.output.sanitize import json_escape_hidden, visible
 from redis_audit.output.view import (
@@ -38,7 +38,6 @@ from redis_audit.output.view import (
     PASSED,
     View,
     effective,
-    obj,
 )
 
 GROUP_TITLES = {BLOCKING: "blocking", NEEDS_ATTENTION: "needs attention (not blocking)", PASSED: "passed",
@@ -85,7 +84,7 @@ def _lines(lines: list[str]) -> str:
 def _verdict_suite(suites: ET.Element, view: View, options: RenderOptions) -> None:
     suite = _suite(suites, view, "verdict")
     properties = _element(suite, "properties")
-    counts = obj(view.report.get("effectiveCounts") or view.report.get("counts"))
+    counts = as_object(view.report.get("effectiveCounts") or view.report.get("counts"))
     props = {"verdict": view.decision, "validUntil": view.valid_until, "mode": view.mode,
              "profile": view.profile_name, "profileDigest": view.profile_digest, "runId": str(view.run.get("id")),
              "startedAt": str(view.run.get("startedAt")), "tool": view.tool, "evidence": view.evidence_line,

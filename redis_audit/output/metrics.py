@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object
 from redis_audit.output.sanitize import visible
-from redis_audit.output.view import View, effective, obj
+from redis_audit.output.view import View, effective
 from redis_audit.waivers import parse_rfc3339
 
 PREFIX = "redis_audit_"
@@ -104,7 +104,7 @@ def report_metrics(report: JsonObject, extra_labels: Mapping[str, str] | None = 
     if signed is not None:
         m.one("report_signed", "1 when rendered from a verified signed envelope, 0 for an unsigned report.",
               1 if signed else 0)
-    tool = obj(report.get("tool"))
+    tool = as_object(report.get("tool"))
     m.add("report_info", "The report's mode, profile and tool version (value always 1).",
           [({"mode": view.mode, "profile": view.profile_name, "version": str(tool.get("version"))}, 1)])
     return m.families

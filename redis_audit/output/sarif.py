@@ -22,10 +22,10 @@ import re
 from functools import cache
 from typing import Any
 
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object
 from redis_audit.output import RenderOptions, SourceFile
 from redis_audit.output.sanitize import json_escape_hidden
-from redis_audit.output.view import BLOCKING, INCONCLUSIVE, NEEDS_ATTENTION, View, effective, obj
+from redis_audit.output.view import BLOCKING, INCONCLUSIVE, NEEDS_ATTENTION, View, effective
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://redis-audit.dev/"
@@ -75,7 +75,7 @@ def render(report: JsonObject, options: RenderOptions) -> str:
     if options.signed:
         properties["envelopeSha256"] = options.signed.envelope_sha256
         properties["signers"] = list(options.signed.signers)
-    tool = {"driver": {"name": "redis-audit", "version": str(obj(report.get("tool")).get("version")),
+    tool = {"driver": {"name": "redis-audit", "version": str(as_object(report.get("tool")).get("version")),
                        "informationUri": INFORMATION_URI, "rules": rules}}
     run = {"tool": tool, "automationDetails": {"id": f"redis-audit/{_slug(view.target)}/"},
            "invocations": [{"executionSuccessful": True, "startTimeUtc": str(view.run.get("startedAt")),
@@ -141,7 +141,7 @@ def _gate_rule(rule_id: str, name: str, title: str, verifies: str, remediation: 
 
 
 def _blocking_severities(view: View) -> set[str]:
-    general = obj(obj(obj(view.report.get("profile")).get("values")).get("general"))
+    general = as_object(as_object(as_object(view.report.get("profile")).get("values")).get("general"))
     severities = general.get("blocking_severities")
     return {str(s) for s in severities} if isinstance(severities, list) else {"critical", "high"}
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object
 from redis_audit.output import RenderOptions
 from redis_audit.output.sanitize import visible, visible_json
-from redis_audit.output.view import UNSIGNED_NOTE, View, effective, not_applicable, obj
+from redis_audit.output.view import UNSIGNED_NOTE, View, effective, not_applicable
 
 COLORS = {"READY": "32", "NOT_READY": "31", "INCONCLUSIVE": "33", "FAIL": "31", "ERROR": "35",
           "WARN": "33", "PASS": "32", "WAIVED": "36", "met": "32", "not met": "31", "not verified": "33"}
@@ -21,7 +21,7 @@ def _paint(text: str, options: RenderOptions) -> str:
 def render(report: JsonObject, options: RenderOptions) -> str:
     report = visible_json(report)  # server-supplied text shows its control characters, never runs them
     view = View(report)
-    topology = obj(report.get("topology"))
+    topology = as_object(report.get("topology"))
     lines = [
         f"Target:  {view.target}  ({topology.get('kind')}, {len(topology.get('nodes') or [])} data nodes, "
         f"{len(topology.get('sentinels') or [])} sentinels)",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from redis_audit.jsonvalue import JsonObject
+from redis_audit.jsonvalue import JsonObject, as_object, as_objects
 
 # Rows: what needs action first, what passed last; then by severity.
 STATUS_ORDER = ("FAIL", "ERROR", "WAIVED", "WARN", "SKIP", "INFO", "PASS")
@@ -16,14 +16,6 @@ ATTENTION = frozenset({"FAIL", "ERROR", "WAIVED", "WARN", "SKIP"})
 BLOCKING, INCONCLUSIVE, NEEDS_ATTENTION, PASSED, NOT_APPLICABLE = (
     "blocking", "inconclusive", "needs-attention", "passed", "not-applicable")
 UNSIGNED_NOTE = "UNSIGNED: for local exploration only; a promotion gate needs the signed envelope (run --sign-with)."
-
-
-def obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def items(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def effective(finding: dict[str, Any]) -> str:
@@ -36,8 +28,8 @@ def not_applicable(finding: dict[str, Any]) -> bool:
     Reports carry `evidence.notApplicable`; older ones are recognised by the judge's own wording."""
     if effective(finding) != "SKIP":
         return False
-    return obj(finding.get("evidence")).get("notApplicable") is True or str(finding.get("message", "")).startswith(
-        "applies to ")
+    return as_object(finding.get("evidence")).get("notApplicable") is True or \
+        str(finding.get("message", "")).startswith("applies to ")
 
 
 def _value(value: object) -> str:
@@ -58,11 +50,11 @@ class View:
 
     @property
     def target(self) -> str:
-        return str(obj(self.report.get("target")).get("name"))
+        return str(as_object(self.report.get("target")).get("name"))
 
     @property
     def verdict(self) -> dict[str, Any]:
-        return obj(self.report.get("verdict"))
+        return as_object(self.report.get("verdict"))
 
     @property
     def decision(self) -> str:
@@ -74,7 +66,7 @@ class View:
 
     @property
     def run(self) -> dict[str, Any]:
-        return obj(self.report.get("run"))
+        return as_object(self.report.get("run"))
 
     @property
     def mode(self) -> str:
@@ -83,8 +75,8 @@ class View:
     @property
     def profile_name(self) -> str:
         """The profile by its origin (built-in of a release, or the file): never a name a file can claim."""
-        profile = obj(self.report.get("profile"))
-        origin = obj(profile.get("origin"))
+        profile = as_object(self.report.get("profile"))
+        origin = as_object(profile.get("origin"))
         if origin.get("kind") == "builtin":
             return f"builtin:{origin.get('name')} (redis-audit {origin.get('toolVersion')})"
         if origin.get("kind") == "file":
@@ -93,7 +85,7 @@ class View:
 
     @property
     def evidence(self) -> dict[str, Any]:
-        return obj(self.report.get("evidence"))
+        return as_object(self.report.get("evidence"))
 
     @property
     def offline(self) -> bool:
@@ -104,7 +96,7 @@ class View:
         """Live, or judged offline from a snapshot: said in every rendering."""
         e = self.evidence
         if self.offline:
-            file = obj(e.get("snapshot"))
+            file = as_object(e.get("snapshot"))
             return (f"judged offline from a snapshot collected at {e.get('collectionStartedAt')} (as the snapshot "
                     f"states; {file.get('name')}, sha256:{file.get('sha256')})")
         return f"collected live, {e.get('collectionStartedAt')} to {e.get('collectionFinishedAt')}"
@@ -112,24 +104,24 @@ class View:
     @property
     def limit_lines(self) -> list[str]:
         """The issuing limits the sign-off floor raised, and those this profile relaxes."""
-        limits = obj(obj(self.report.get("profile")).get("limits"))
+        limits = as_object(as_object(self.report.get("profile")).get("limits"))
         lines = [f"{limits.get('floor')} floor: {r.get('key')} {_value(r.get('given'))} -> {_value(r.get('used'))}"
-                 for r in items(limits.get("raised"))]
+                 for r in as_objects(limits.get("raised"))]
         lines += [f"relaxed: {r.get('key')} = {_value(r.get('value'))} (built-in: {_value(r.get('builtin'))})"
-                  for r in items(limits.get("relaxed"))]
+                  for r in as_objects(limits.get("relaxed"))]
         return lines
 
     @property
     def profile_digest(self) -> str:
-        return str(obj(self.report.get("profile")).get("digest"))
+        return str(as_object(self.report.get("profile")).get("digest"))
 
     @property
     def tool(self) -> str:
-        tool = obj(self.report.get("tool"))
+        tool = as_object(self.report.get("tool"))
         return f"{tool.get('name')} {tool.get('version')}"
 
     def findings(self, only_attention: bool = False) -> list[dict[str, Any]]:
-        found = items(self.report.get("findings"))
+        found = as_objects(self.report.get("findings"))
         found.sort(key=lambda f: (_rank(STATUS_ORDER, effective(f)), _rank(SEVERITY_ORDER, f.get("severity")),
                                   str(f.get("checkId")), str(f.get("resource"))))
         return [f for f in found if not only_attention or effective(f) in ATTENTION]
@@ -143,7 +135,7 @@ class View:
 
     @property
     def blockers(self) -> list[dict[str, Any]]:
-        return items(self.verdict.get("blockers"))
+        return as_objects(self.verdict.get("blockers"))
 
     def is_blocker(self, finding: dict[str, Any]) -> bool:
         return any(b.get("checkId") == finding.get("checkId") and b.get("resource") == finding.get("resource")
@@ -181,11 +173,11 @@ class View:
 
     @property
     def signoff_gate(self) -> bool:
-        return obj(self.verdict.get("signoff")).get("gate") is True
+        return as_object(self.verdict.get("signoff")).get("gate") is True
 
     @property
     def signoff(self) -> list[dict[str, Any]]:
-        return items(obj(self.verdict.get("signoff")).get("blockers"))
+        return as_objects(as_object(self.verdict.get("signoff")).get("blockers"))
 
     @property
     def signoff_note(self) -> str:
@@ -196,18 +188,18 @@ class View:
     @staticmethod
     def requirement_checks(requirement: dict[str, Any]) -> str:
         """"TLS-001 passed, AUTH-001 failed" — the checks behind one requirement."""
-        return ", ".join(f"{c.get('check')} {c.get('state')}" for c in items(requirement.get("checks")))
+        return ", ".join(f"{c.get('check')} {c.get('state')}" for c in as_objects(requirement.get("checks")))
 
     @property
     def waivers(self) -> dict[str, Any]:
-        return obj(self.report.get("waivers"))
+        return as_object(self.report.get("waivers"))
 
     def waiver_entries(self, state: str | None = None) -> list[dict[str, Any]]:
-        return [w for w in items(self.waivers.get("entries")) if state is None or w.get("state") == state]
+        return [w for w in as_objects(self.waivers.get("entries")) if state is None or w.get("state") == state]
 
     def waiver(self, waiver_id: object) -> dict[str, Any]:
         return next((w for w in self.waiver_entries() if w.get("id") == waiver_id), {})
 
     def counts(self) -> str:
-        counts = obj(self.report.get("effectiveCounts") or self.report.get("counts"))
+        counts = as_object(self.report.get("effectiveCounts") or self.report.get("counts"))
         return "  ".join(f"{k}={v}" for k, v in counts.items() if v)
