@@ -161,7 +161,7 @@ def check_needs(loaded: LoadedPack, facts: frozenset[str]) -> None:
         for fact in check.meta.needs:
             if fact not in facts:
                 close = difflib.get_close_matches(fact, sorted(facts), 1)
-                hint = f"; did you mean {close[0]!r}?" if close else " (`redis-audit acl suggest` lists the facts)"
+                hint = f"; did you mean {close[0]!r}?" if close else " (the facts: redis_audit/facts/names.py)"
                 raise RegistryError(f"{_describe(loaded)}: {check.label}: needs fact {fact!r}, which no collector "
                                     f"provides{hint}")
 

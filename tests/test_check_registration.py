@@ -141,7 +141,7 @@ BROKEN: dict[str, tuple[str, str]] = {
         def judge(ctx):
             yield from ()
         ''', "X-BROKEN-001 (judge): needs fact 'kubernetes.pods', which no collector provides "
-             "(`redis-audit acl suggest` lists the facts)"),
+             "(the facts: redis_audit/facts/names.py)"),
     "reference_without_a_scheme": ('''
         @PACK.check(**{**META, "id": "X-BROKEN-001", "references": ("redis.io/docs/latest/",)})
         def judge(ctx):
